@@ -1,0 +1,141 @@
+package openflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/digitalocean/go-openvswitch/ovs"
+)
+
+// DefaultRunDir is where a system Open vSwitch keeps its sockets and pidfiles.
+const DefaultRunDir = "/var/run/openvswitch"
+
+// Config says which bridge a Client programs and how to reach it.
+type Config struct {
+	// Bridge is the bridge name, as ofproto/trace wants it.
+	Bridge string
+	// Target is ovs-ofctl's switch argument. Empty: "unix:<RunDir>/<Bridge>.mgmt".
+	Target string
+	// RunDir is OVS_RUNDIR for every command. Empty: DefaultRunDir.
+	RunDir string
+	// VswitchdCtl is ovs-appctl's -t target. Empty: "ovs-vswitchd", which ovs-appctl resolves
+	// through the pidfile in RunDir.
+	VswitchdCtl string
+}
+
+// Client programs one bridge over OpenFlow 1.5 with ovs-ofctl and inspects it with ovs-appctl.
+// It is safe for concurrent use; OVS serialises the commands.
+type Client struct {
+	bridge  string
+	target  string
+	runDir  string
+	appctlT string
+}
+
+// New returns a Client for cfg, filling in the defaults. It does not connect: see Connected.
+func New(cfg Config) *Client {
+	c := &Client{bridge: cfg.Bridge, target: cfg.Target, runDir: cfg.RunDir, appctlT: cfg.VswitchdCtl}
+	if c.runDir == "" {
+		c.runDir = DefaultRunDir
+	}
+	if c.target == "" {
+		c.target = "unix:" + filepath.Join(c.runDir, cfg.Bridge+".mgmt")
+	}
+	if c.appctlT == "" {
+		c.appctlT = "ovs-vswitchd"
+	}
+	return c
+}
+
+// Bridge is the bridge this Client programs.
+func (c *Client) Bridge() string { return c.bridge }
+
+// Target is the ovs-ofctl switch argument this Client uses.
+func (c *Client) Target() string { return c.target }
+
+// Connected returns nil if the bridge answers OpenFlow 1.5 requests, else an *UnreachableError
+// (or the error that prevented asking).
+func (c *Client) Connected(ctx context.Context) error {
+	_, err := c.ofctl(ctx, "", "show", c.target)
+	return err
+}
+
+// PortStats are the OpenFlow port counters of the bridge, as go-openvswitch parses them from
+// `ovs-ofctl dump-ports`.
+type PortStats = ovs.PortStats
+
+// DumpPorts returns the counters of every port of the bridge, including LOCAL.
+func (c *Client) DumpPorts(ctx context.Context) ([]*PortStats, error) {
+	stats, err := c.library(ctx).OpenFlow.DumpPorts(c.target)
+	if err != nil {
+		var libErr *ovs.Error
+		if errors.As(err, &libErr) {
+			return nil, c.classify("dump-ports", "", string(libErr.Out), libErr.Err)
+		}
+		return nil, fmt.Errorf("ovs-ofctl dump-ports %s: %w", c.target, err)
+	}
+	return stats, nil
+}
+
+// library is a go-openvswitch client whose commands run through c.run, so they get this
+// Client's OVS_RUNDIR and ctx, and talk OpenFlow 1.5.
+func (c *Client) library(ctx context.Context) *ovs.Client {
+	return ovs.New(
+		ovs.Protocols([]string{ovs.ProtocolOpenFlow15}),
+		ovs.Exec(func(name string, args ...string) ([]byte, error) {
+			stdout, stderr, err := c.run(ctx, nil, name, args...)
+			return append(stdout, stderr...), err
+		}),
+		ovs.Pipe(func(stdin io.Reader, name string, args ...string) ([]byte, error) {
+			stdout, stderr, err := c.run(ctx, stdin, name, args...)
+			return append(stdout, stderr...), err
+		}),
+	)
+}
+
+// ofctl runs `ovs-ofctl -O OpenFlow15 --no-names <args>` with stdin (if not empty) and returns its
+// standard output. Failures come back classified by classify.
+func (c *Client) ofctl(ctx context.Context, stdin string, args ...string) (string, error) {
+	var in io.Reader
+	if stdin != "" {
+		in = strings.NewReader(stdin)
+	}
+	full := append([]string{"-O", "OpenFlow15", "--no-names"}, args...)
+	stdout, stderr, err := c.run(ctx, in, "ovs-ofctl", full...)
+	if err != nil {
+		return "", c.classify("ovs-ofctl "+args[0], stdin, string(stderr)+string(stdout), err)
+	}
+	return string(stdout), nil
+}
+
+// appctl runs `ovs-appctl -t <ctl> <args>` and returns its standard output.
+func (c *Client) appctl(ctx context.Context, args ...string) (string, error) {
+	full := append([]string{"-t", c.appctlT}, args...)
+	stdout, stderr, err := c.run(ctx, nil, "ovs-appctl", full...)
+	if err != nil {
+		return "", c.classify("ovs-appctl "+args[0], "", string(stderr)+string(stdout), err)
+	}
+	return string(stdout), nil
+}
+
+// run executes one OVS command with OVS_RUNDIR set and returns stdout and stderr separately, so
+// warnings on stderr never reach a parser.
+func (c *Client) run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, []byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+c.runDir)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return stdout.Bytes(), stderr.Bytes(), err
+}
