@@ -1,0 +1,309 @@
+package pods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	cnitypes "github.com/containernetworking/cni/pkg/types"
+	"github.com/sirupsen/logrus"
+
+	"github.com/switchyard-net/switchyard/agent/ipam"
+	"github.com/switchyard-net/switchyard/cni/api"
+	"github.com/switchyard-net/switchyard/cni/podnet"
+	"github.com/switchyard-net/switchyard/flows"
+	"github.com/switchyard-net/switchyard/ovs/openflow"
+	"github.com/switchyard-net/switchyard/ovs/ovsdb"
+)
+
+// Ports is what the manager needs from OVSDB.
+type Ports interface {
+	EnsurePort(ctx context.Context, spec ovsdb.PortSpec) error
+	DeletePort(ctx context.Context, bridge, name string) error
+	WaitOfport(ctx context.Context, name string) (int32, error)
+}
+
+// Flows is what the manager needs from the desired-state flow store.
+type Flows interface {
+	Stage(owner flows.Owner, f []openflow.Flow, g []openflow.Group) error
+	Set(ctx context.Context, owner flows.Owner, f []openflow.Flow, g []openflow.Group) error
+	Delete(ctx context.Context, owner flows.Owner) error
+}
+
+// Settings are the node facts every attachment uses.
+type Settings struct {
+	Bridge        string
+	Network       string // the CNI network name
+	MTU           int
+	TxChecksumOff bool // the userspace datapath cannot complete partial checksums
+	Node          flows.NodeConfig
+	OfportTimeout time.Duration
+}
+
+// Manager owns the pods attached on this node.
+type Manager struct {
+	set   Settings
+	ipam  *ipam.Allocator
+	ports Ports
+	flows Flows
+	log   logrus.FieldLogger
+
+	mu    sync.Mutex
+	pods  map[Key]*Pod
+	locks map[Key]*keyLock
+}
+
+type keyLock struct {
+	sync.Mutex
+	users int
+}
+
+// NewManager returns a manager with no pods; call Restore with OVSDB's ports before serving requests.
+func NewManager(set Settings, alloc *ipam.Allocator, ports Ports, fl Flows, log logrus.FieldLogger) *Manager {
+	if set.OfportTimeout == 0 {
+		set.OfportTimeout = 10 * time.Second
+	}
+	return &Manager{set: set, ipam: alloc, ports: ports, flows: fl, log: log,
+		pods: map[Key]*Pod{}, locks: map[Key]*keyLock{}}
+}
+
+// lock serialises requests for one attachment; different attachments proceed in parallel.
+func (m *Manager) lock(k Key) func() {
+	m.mu.Lock()
+	l := m.locks[k]
+	if l == nil {
+		l = &keyLock{}
+		m.locks[k] = l
+	}
+	l.users++
+	m.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		m.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(m.locks, k)
+		}
+		m.mu.Unlock()
+	}
+}
+
+// Add attaches a pod: IP, veth, OVS port, flows, gratuitous ARP. Each step is undone if a later one fails, so a
+// failed ADD leaves nothing behind. It returns once the pod's flows are installed.
+func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachment, err error) {
+	key := Key{ContainerID: req.ContainerID, IfName: req.IfName}
+	defer m.lock(key)()
+	if p := m.Get(key); p != nil {
+		if p.Netns != req.Netns {
+			return nil, apiErr(cnitypes.ErrInvalidEnvironmentVariables, "container %s interface %s is already attached in netns %s, not %s",
+				key.ContainerID, key.IfName, p.Netns, req.Netns)
+		}
+		return m.attachment(p), nil // a repeated ADD returns the existing attachment
+	}
+	if _, err := os.Stat(req.Netns); err != nil {
+		return nil, apiErr(cnitypes.ErrInvalidEnvironmentVariables, "CNI_NETNS %q: %v", req.Netns, err)
+	}
+	mtu := m.set.MTU
+	if req.MTU != 0 {
+		mtu = req.MTU
+	}
+	p := &Pod{Key: key, Namespace: req.PodNamespace, Name: req.PodName, Network: m.set.Network,
+		Netns: req.Netns, HostIfName: podnet.HostVethName(key.ContainerID, key.IfName)}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+
+	// 1. An address from the node's pod CIDR.
+	ip, err := m.ipam.Allocate(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName})
+	if err != nil {
+		return nil, apiErr(cnitypes.ErrTryAgainLater, "allocating an IP for %s: %v", p.Ref(), err)
+	}
+	undo = append(undo, func() {
+		m.logUndo(p, "release IP", m.ipam.Release(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName}))
+	})
+	p.IP = &net.IPNet{IP: ip, Mask: m.set.Node.PodCIDR.Mask}
+	p.MAC = podnet.PodMAC(ip)
+
+	// 2. The veth: pod side configured in its netns, host side left in ours.
+	att, err := podnet.Setup(req.Netns, podnet.Config{ContainerID: key.ContainerID, IfName: key.IfName,
+		HostIfName: p.HostIfName, IP: p.IP, Gateway: m.set.Node.GatewayIP, MAC: p.MAC, MTU: mtu,
+		TxChecksumOff: m.set.TxChecksumOff})
+	if err != nil {
+		return nil, apiErr(cnitypes.ErrInternal, "setting up the veth of %s: %v", p.Ref(), err)
+	}
+	p.HostMAC = att.HostMAC
+	undo = append(undo, func() { m.logUndo(p, "remove veth", podnet.Teardown(req.Netns, key.IfName, p.HostIfName)) })
+
+	// 3. The OVS port, carrying the pod's identity.
+	if err = m.ports.EnsurePort(ctx, ovsdb.PortSpec{Bridge: m.set.Bridge, Name: p.HostIfName,
+		ExternalIDs: p.ExternalIDs()}); err != nil {
+		return nil, apiErr(cnitypes.ErrInternal, "adding OVS port %s for %s: %v", p.HostIfName, p.Ref(), err)
+	}
+	undo = append(undo, func() {
+		m.logUndo(p, "delete OVS port", m.ports.DeletePort(context.Background(), m.set.Bridge, p.HostIfName))
+	})
+	wctx, cancel := context.WithTimeout(ctx, m.set.OfportTimeout)
+	p.OFPort, err = m.ports.WaitOfport(wctx, p.HostIfName)
+	cancel()
+	if err != nil {
+		return nil, apiErr(cnitypes.ErrInternal, "waiting for the ofport of %s: %v", p.HostIfName, err)
+	}
+
+	// 4. Its flows, in one bundle. Only now can the first packet flow.
+	if err = m.flows.Set(ctx, p.owner(), m.podFlows(p), nil); err != nil {
+		return nil, apiErr(cnitypes.ErrInternal, "installing flows of %s: %v", p.Ref(), err)
+	}
+	undo = append(undo, func() { m.logUndo(p, "delete flows", m.flows.Delete(context.Background(), p.owner())) })
+
+	// 5. Tell the neighbours (the node's host stack) where the address lives now.
+	if err := podnet.SendGratuitousARP(req.Netns, key.IfName, ip, p.MAC); err != nil {
+		m.log.WithError(err).WithField("pod", p.Ref()).Warn("gratuitous ARP failed")
+	}
+
+	m.mu.Lock()
+	m.pods[key] = p
+	m.mu.Unlock()
+	m.log.WithFields(logrus.Fields{"pod": p.Ref(), "ip": p.IP, "port": p.HostIfName, "ofport": p.OFPort}).Info("pod attached")
+	return m.attachment(p), nil
+}
+
+// Del detaches a pod. It is idempotent: a missing pod, netns, port, veth or allocation is success. Flows go
+// first so no packet is sent to a port that is going away; the IP is released last so it cannot be reused while
+// still plumbed.
+func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
+	key := Key{ContainerID: req.ContainerID, IfName: req.IfName}
+	defer m.lock(key)()
+	p := m.Get(key)
+	if p == nil { // never attached, or already gone: clean whatever a crashed attempt may have left
+		p = &Pod{Key: key, Netns: req.Netns, HostIfName: podnet.HostVethName(key.ContainerID, key.IfName)}
+	} else if err := m.flows.Delete(ctx, p.owner()); err != nil {
+		return apiErr(cnitypes.ErrTryAgainLater, "deleting flows of %s: %v", p.Ref(), err)
+	}
+	if err := m.ports.DeletePort(ctx, m.set.Bridge, p.HostIfName); err != nil {
+		return apiErr(cnitypes.ErrTryAgainLater, "deleting OVS port %s: %v", p.HostIfName, err)
+	}
+	netns := req.Netns
+	if netns == "" {
+		netns = p.Netns
+	}
+	if err := podnet.Teardown(netns, key.IfName, p.HostIfName); err != nil {
+		return apiErr(cnitypes.ErrTryAgainLater, "removing veth %s: %v", p.HostIfName, err)
+	}
+	if err := m.ipam.Release(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName}); err != nil {
+		return apiErr(cnitypes.ErrIOFailure, "releasing the IP of %s: %v", p.Ref(), err)
+	}
+	m.mu.Lock()
+	_, was := m.pods[key]
+	delete(m.pods, key)
+	m.mu.Unlock()
+	if was {
+		m.log.WithFields(logrus.Fields{"pod": p.Ref(), "port": p.HostIfName}).Info("pod detached")
+	}
+	return nil
+}
+
+// Check verifies an attachment: the agent knows it, its OVS port has an ofport and its interface in the pod is
+// as configured.
+func (m *Manager) Check(ctx context.Context, req api.CNIRequest) (*api.Attachment, error) {
+	key := Key{ContainerID: req.ContainerID, IfName: req.IfName}
+	defer m.lock(key)()
+	p := m.Get(key)
+	if p == nil {
+		return nil, apiErr(cnitypes.ErrUnknownContainer, "container %s interface %s is not attached", key.ContainerID, key.IfName)
+	}
+	if p.OFPort <= 0 {
+		return nil, apiErr(cnitypes.ErrInternal, "OVS port %s of %s has no ofport", p.HostIfName, p.Ref())
+	}
+	if err := podnet.Check(p.Netns, podnet.Config{ContainerID: key.ContainerID, IfName: key.IfName,
+		HostIfName: p.HostIfName, IP: p.IP, Gateway: m.set.Node.GatewayIP, MAC: p.MAC, MTU: m.set.MTU}); err != nil {
+		return nil, apiErr(cnitypes.ErrInternal, "%s: %v", p.Ref(), err)
+	}
+	return m.attachment(p), nil
+}
+
+// GC detaches every pod of this network that the runtime no longer lists as valid, and releases IPs that no
+// attachment holds.
+func (m *Manager) GC(ctx context.Context, network string, valid []api.AttachmentKey) ([]api.AttachmentKey, error) {
+	keep := map[Key]bool{}
+	for _, v := range valid {
+		keep[Key{ContainerID: v.ContainerID, IfName: v.IfName}] = true
+	}
+	var removed []api.AttachmentKey
+	var errs []error
+	for _, p := range m.List() {
+		if p.Network != network || keep[p.Key] {
+			continue
+		}
+		if err := m.Del(ctx, api.CNIRequest{Network: network, ContainerID: p.ContainerID, IfName: p.IfName, Netns: p.Netns}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, api.AttachmentKey{ContainerID: p.ContainerID, IfName: p.IfName})
+	}
+	for _, a := range m.ipam.List() {
+		k := Key{ContainerID: a.Key.ContainerID, IfName: a.Key.IfName}
+		if keep[k] || m.Get(k) != nil {
+			continue
+		}
+		if err := m.Del(ctx, api.CNIRequest{Network: network, ContainerID: k.ContainerID, IfName: k.IfName}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, api.AttachmentKey{ContainerID: k.ContainerID, IfName: k.IfName})
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Get returns the pod attached under key, or nil.
+func (m *Manager) Get(k Key) *Pod {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pods[k]
+}
+
+// List returns the attached pods sorted by reference.
+func (m *Manager) List() []*Pod {
+	m.mu.Lock()
+	out := make([]*Pod, 0, len(m.pods))
+	for _, p := range m.pods {
+		out = append(out, p)
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref()+out[i].IfName < out[j].Ref()+out[j].IfName })
+	return out
+}
+
+// Attachments lists every attachment as the local API reports it.
+func (m *Manager) Attachments() []api.Attachment {
+	var out []api.Attachment
+	for _, p := range m.List() {
+		out = append(out, *m.attachment(p))
+	}
+	return out
+}
+
+func (m *Manager) attachment(p *Pod) *api.Attachment {
+	return &api.Attachment{HostIfName: p.HostIfName, HostMAC: p.HostMAC.String(), PodIfName: p.IfName, PodMAC: p.MAC.String(), Netns: p.Netns,
+		IPCIDR: p.IP.String(), Gateway: m.set.Node.GatewayIP.String(), MTU: m.set.MTU, OFPort: p.OFPort}
+}
+
+func (m *Manager) logUndo(p *Pod, what string, err error) {
+	if err != nil {
+		m.log.WithError(err).WithField("pod", p.Ref()).Errorf("undo after failed ADD: %s", what)
+	}
+}
+
+// apiErr is an error carrying the CNI error code the plugin will report.
+func apiErr(code uint, format string, args ...any) error {
+	return cnitypes.NewError(code, fmt.Sprintf(format, args...), "")
+}
