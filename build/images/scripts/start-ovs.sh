@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# start-ovs.sh: start Open vSwitch (ovsdb-server + ovs-vswitchd) for a Switchyard node.
+#
+# Used by the switchyard-ovs container of the DaemonSet (foreground: it waits and stops OVS on SIGTERM) and by the lab
+# for each of its nodes (--detach). Every path comes from the environment, so several instances can share one
+# machine:
+#   OVS_RUNDIR      sockets, pidfiles, bridges' .mgmt       (default /var/run/openvswitch)
+#   OVS_DBDIR       conf.db                                 (default /etc/openvswitch)
+#   OVS_LOGDIR      log files                               (default /var/log/openvswitch)
+#   OVS_SYSCONFDIR  system-id etc.                          (default /etc)
+#   OVS_SCHEMA      schema to create/upgrade conf.db with   (default /usr/share/openvswitch/vswitch.ovsschema)
+#   OVS_SYSTEM_ID   external_ids:system-id                  (default: the hostname)
+#
+# Hitless restarts: if the database already has bridges (OVS is restarting on a node that has pods), ovs-vswitchd
+# starts with other_config:flow-restore-wait=true, so it keeps the kernel datapath's flows and does not forward
+# with an empty OpenFlow table; switchyard-agent clears the flag once it has replayed its flows.
+set -euo pipefail
+
+detach=0
+case "${1:-}" in
+  --detach) detach=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--detach]" >&2; exit 2 ;;
+esac
+
+export OVS_RUNDIR=${OVS_RUNDIR:-/var/run/openvswitch}
+export OVS_DBDIR=${OVS_DBDIR:-/etc/openvswitch}
+export OVS_LOGDIR=${OVS_LOGDIR:-/var/log/openvswitch}
+export OVS_SYSCONFDIR=${OVS_SYSCONFDIR:-/etc}
+schema=${OVS_SCHEMA:-/usr/share/openvswitch/vswitch.ovsschema}
+db=$OVS_DBDIR/conf.db
+sock=$OVS_RUNDIR/db.sock
+mkdir -p "$OVS_RUNDIR" "$OVS_DBDIR" "$OVS_LOGDIR"
+
+log() { echo "start-ovs: $*" >&2; }
+
+if [ ! -s "$db" ]; then
+  log "creating $db"
+  ovsdb-tool create "$db" "$schema"
+elif [ "$(ovsdb-tool needs-conversion "$db" "$schema")" = yes ]; then
+  log "upgrading $db to the installed schema"
+  ovsdb-tool convert "$db" "$schema"
+fi
+
+ovsdb-server -vconsole:off "$db" --remote="punix:$sock" --pidfile="$OVS_RUNDIR/ovsdb-server.pid" \
+  --unixctl="$OVS_RUNDIR/ovsdb-server.ctl" --log-file="$OVS_LOGDIR/ovsdb-server.log" --detach --no-chdir
+vsctl() { ovs-vsctl --db="unix:$sock" --timeout=30 "$@"; }
+vsctl --no-wait init
+vsctl --no-wait set Open_vSwitch . external_ids:system-id="${OVS_SYSTEM_ID:-$(hostname)}"
+
+if [ -n "$(vsctl --no-wait list-br)" ]; then
+  log "existing bridges: ovs-vswitchd waits for the agent to restore flows (flow-restore-wait)"
+  vsctl --no-wait set Open_vSwitch . other_config:flow-restore-wait=true
+fi
+
+ovs-vswitchd -vconsole:off "unix:$sock" --pidfile="$OVS_RUNDIR/ovs-vswitchd.pid" \
+  --unixctl="$OVS_RUNDIR/ovs-vswitchd.ctl" --log-file="$OVS_LOGDIR/ovs-vswitchd.log" --detach --no-chdir
+vsctl init   # returns once ovs-vswitchd has applied the database
+log "Open vSwitch $(ovs-vswitchd --version | head -1 | awk '{print $NF}') running (rundir $OVS_RUNDIR)"
+
+[ "$detach" = 1 ] && exit 0
+
+# Foreground (container): stop OVS cleanly when the container is stopped, and exit if a daemon dies.
+stop() {
+  log "stopping"
+  for d in ovs-vswitchd ovsdb-server; do
+    ovs-appctl -t "$OVS_RUNDIR/$d.ctl" exit 2>/dev/null || true
+  done
+  exit 0
+}
+trap stop TERM INT
+while kill -0 "$(cat "$OVS_RUNDIR/ovsdb-server.pid")" 2>/dev/null && kill -0 "$(cat "$OVS_RUNDIR/ovs-vswitchd.pid")" 2>/dev/null; do
+  sleep 2 &
+  wait $! || true
+done
+log "an OVS daemon exited"
+exit 1
