@@ -1,0 +1,18 @@
+// Command kube-controller-manager is the upstream kube-controller-manager of Kubernetes v1.37.2, built from Go modules for the Switchyard lab.
+// It does exactly what upstream's cmd/kube-controller-manager main does.
+package main
+
+import (
+	"os"
+	_ "time/tzdata" // for CronJob time zone support, as upstream
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"          // JSON log format registration, as upstream
+	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metrics, as upstream
+	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric, as upstream
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewControllerManagerCommand()))
+}
