@@ -1,7 +1,9 @@
 # Switchyard: an Open vSwitch-based Kubernetes CNI.
 #   make deps    install the system packages the tests and the lab need (idempotent)
 #   make build   build every binary into bin/
-#   make test    every test: unit, integration (real OVS, real netns); needs root
+#   make test    every test: unit, integration (real OVS, real netns), e2e (real Kubernetes in the lab); needs root
+#   make lab     bring a 3-node lab up and take a short tour (LAB_FLAGS="--nodes 2 --mode noEncap" to change it)
+#   make controlplane  build the lab's Kubernetes binaries into the cache (cold ~6 min, then seconds)
 #   make lint    gofmt + go vet
 #   make generate regenerate the OVSDB models from the committed schema
 
@@ -13,7 +15,10 @@ PKGS := openvswitch-switch iproute2 ethtool iperf3 nftables tcpdump iputils-ping
 # Tests run package by package with a generous timeout; the integration packages start private OVS instances.
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all deps build test unit lint generate clean
+LAB_FLAGS ?=
+CP_BIN ?= $(or $(SWITCHYARD_CONTROLPLANE_BIN),$(or $(SWITCHYARD_CACHE),$(HOME)/.cache/switchyard)/controlplane/bin)
+
+.PHONY: all deps build controlplane test unit e2e lab lab-down lint generate clean
 
 all: build
 
@@ -27,8 +32,23 @@ deps:
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-test: deps lint build
-	$(GO) test $(TEST_FLAGS) ./...
+controlplane:
+	@bash test/controlplane/build.sh $(CP_BIN)
+
+# Unit and integration packages first (in parallel), then the e2e packages one at a time: each brings up its own lab.
+test: deps lint build controlplane
+	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v /test/e2e/)
+	$(MAKE) e2e
+
+e2e: build controlplane
+	SWITCHYARD_CONTROLPLANE_BIN=$(CP_BIN) $(GO) test $(TEST_FLAGS) -p 1 ./test/e2e/...
+
+lab: deps build controlplane
+	$(BIN)/switchyard-lab up --controlplane-bin $(CP_BIN) $(LAB_FLAGS)
+	$(BIN)/switchyard-lab tour
+
+lab-down:
+	$(BIN)/switchyard-lab down
 
 unit:
 	$(GO) test -count=1 -short ./...

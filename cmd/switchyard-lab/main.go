@@ -44,11 +44,12 @@ every connection with the pod's name.
   switchyard-lab exec default/web -- ip addr
   switchyard-lab probe default/client 10.244.2.5:80
   switchyard-lab down`,
-		SilenceUsage:  true,
-		SilenceErrors: false,
+		SilenceUsage:     true,
+		SilenceErrors:    false,
+		TraverseChildren: true, // --state before a subcommand with its own flag parsing (kubectl)
 	}
 	c.PersistentFlags().StringVar(&stateDir, "state", defaultState(), "the lab's state directory (env SWITCHYARD_LAB)")
-	c.AddCommand(upCmd(), downCmd(), statusCmd(), kubectlCmd(), execCmd(), probeCmd(), serveCmd(), kubeletCmd(), forwardCmd())
+	c.AddCommand(upCmd(), downCmd(), statusCmd(), tourCmd(), kubectlCmd(), execCmd(), probeCmd(), serveCmd(), kubeletCmd(), forwardCmd())
 	return c
 }
 

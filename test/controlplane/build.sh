@@ -2,8 +2,9 @@
 # build.sh builds the lab's Kubernetes control plane (kube-apiserver, kube-controller-manager, kube-scheduler,
 # kubectl, etcd; Kubernetes v1.37.2) from Go modules into a cache directory, by default
 # ${SWITCHYARD_CACHE:-$HOME/.cache/switchyard}/controlplane/bin (or the directory given as $1).
-# A binary is rebuilt only when it is older than go.mod, go.sum, this script or its command's sources, so a warm
-# run takes well under a second. A cold build takes ~6-7 minutes on 2 cores (the apiserver alone ~5).
+# A binary is rebuilt only when the content of go.mod, go.sum, this script or its command's sources changed since it
+# was built (a stamp of their hash sits beside it; file times are not used, so a fresh clone reuses the cache), so a
+# warm run takes well under a second. A cold build takes ~6-7 minutes on 2 cores (the apiserver alone ~5).
 # Environment: SWITCHYARD_CACHE (cache root), BUILD_PARALLELISM (go build -p, default 2), GOPROXY etc. as usual.
 set -euo pipefail
 
@@ -31,11 +32,15 @@ targets=(
 command -v go >/dev/null || { echo "build.sh: go not found in PATH (need Go 1.26; try /usr/local/go/bin)" >&2; exit 1; }
 mkdir -p "$bin"
 
-# stale NAME: true when $bin/NAME is missing or older than anything it is built from.
+# inputs NAME: a hash of everything NAME is built from.
+inputs() {
+	(cd "$here" && find go.mod go.sum build.sh "cmd/$1" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+# stale NAME: true when $bin/NAME is missing or was built from other inputs.
 stale() {
-	local out="$bin/$1"
-	[[ -x "$out" ]] || return 0
-	[[ -n "$(find "$here/go.mod" "$here/go.sum" "$here/build.sh" "$here/cmd/$1" -newer "$out" -print -quit)" ]]
+	[[ -x "$bin/$1" && -f "$bin/.$1.inputs" ]] || return 0
+	[[ "$(cat "$bin/.$1.inputs")" != "$(inputs "$1")" ]]
 }
 
 built=0
@@ -51,6 +56,7 @@ for t in "${targets[@]}"; do
 	(cd "$here" && CGO_ENABLED=0 nice go build -p "$parallelism" -trimpath -ldflags "$ldflags" \
 		-o "$bin/.$name.tmp" "./cmd/$name")
 	mv -f "$bin/.$name.tmp" "$bin/$name"
+	inputs "$name" >"$bin/.$name.inputs"
 	echo "build.sh: built $name in $((SECONDS - start)) s"
 	built=$((built + 1))
 done
