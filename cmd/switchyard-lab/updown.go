@@ -41,9 +41,14 @@ func upCmd() *cobra.Command {
 			if l.Options.Mode != "noEncap" {
 				fmt.Printf(" (%s)", l.Options.Tunnel)
 			}
-			fmt.Printf(".\nUse kubectl:   %s kubectl get nodes -o wide\n", filepath.Join(o.BinDir, "switchyard-lab"))
+			self := filepath.Join(o.BinDir, "switchyard-lab")
+			if stateDir != defaultState() {
+				self += " --state " + stateDir
+			}
+			fmt.Printf(".\nUse kubectl:   %s kubectl get nodes -o wide\n", self)
 			fmt.Printf("or directly:   KUBECONFIG=%s kubectl ...\n", l.Kubeconfig())
-			fmt.Printf("Tear it down:  %s down\n", filepath.Join(o.BinDir, "switchyard-lab"))
+			fmt.Printf("A tour:        %s tour\n", self)
+			fmt.Printf("Tear it down:  %s down\n", self)
 			return nil
 		},
 	}
