@@ -22,7 +22,10 @@ import (
 	"github.com/switchyard-net/switchyard/agent/gateway"
 	"github.com/switchyard-net/switchyard/agent/ipam"
 	"github.com/switchyard-net/switchyard/agent/nodeinfo"
+	"github.com/switchyard-net/switchyard/agent/noderoute"
 	"github.com/switchyard-net/switchyard/agent/pods"
+	"github.com/switchyard-net/switchyard/agent/snat"
+	"github.com/switchyard-net/switchyard/agent/transport"
 	"github.com/switchyard-net/switchyard/flows"
 	"github.com/switchyard-net/switchyard/ovs/openflow"
 	"github.com/switchyard-net/switchyard/ovs/ovsdb"
@@ -42,6 +45,11 @@ type Agent struct {
 	pods  *pods.Manager
 	node  flows.NodeConfig
 
+	kube      kubernetes.Interface  // nil in standalone use (podCIDR configured, no kubeconfig)
+	transport *transport.Interface  // nil if there is none (standalone use without a route)
+	peers     *noderoute.Controller // nil in standalone use
+	snat      *snat.Masquerade
+
 	mu       sync.Mutex
 	ready    bool
 	notReady string
@@ -51,7 +59,7 @@ type Agent struct {
 // requests get "try again later" until the node is set up); the CNI conflist is written once the agent is ready,
 // which is what tells the container runtime that the node's network is up.
 func Run(ctx context.Context, cfg config.Config, log logrus.FieldLogger) error {
-	a := &Agent{cfg: cfg, log: log, notReady: "starting"}
+	a := &Agent{cfg: cfg, log: log, notReady: "starting", snat: &snat.Masquerade{}}
 	srv, err := apiserver.Listen(cfg.APISocket, a, log.WithField("component", "api"))
 	if err != nil {
 		return err
@@ -79,8 +87,9 @@ func Run(ctx context.Context, cfg config.Config, log logrus.FieldLogger) error {
 	}
 }
 
-// start brings the node up, in order: OVSDB, pod CIDR, bridge, gateway, the pods OVSDB remembers, the full
-// flow reconcile, and finally readiness and the CNI conflist.
+// start brings the node up, in order: OVSDB, pod CIDR, transport interface (and MTU), bridge, gateway, tunnel port,
+// the pods OVSDB remembers, the peer nodes, the full flow reconcile, the host side of the peers and SNAT, and finally
+// readiness and the CNI conflist.
 func (a *Agent) start(ctx context.Context) error {
 	t0 := time.Now()
 	a.setNotReady("connecting to OVSDB at " + a.cfg.OVSDBEndpoint)
@@ -89,10 +98,20 @@ func (a *Agent) start(ctx context.Context) error {
 		return err
 	}
 	a.db = db
+	if a.cfg.DatapathType == config.DatapathNetdev {
+		if _, err := transport.ReleaseFlowRestoreWait(ctx, db, a.cfg.PhysicalBridge, a.log.WithField("component", "transport")); err != nil {
+			return err
+		}
+	}
 
 	a.setNotReady("waiting for the node's pod CIDR")
 	podCIDR, err := a.podCIDR(ctx)
 	if err != nil {
+		return err
+	}
+
+	a.setNotReady("setting up the transport interface")
+	if err := a.setupTransport(ctx); err != nil {
 		return err
 	}
 
@@ -115,6 +134,9 @@ func (a *Agent) start(ctx context.Context) error {
 	a.node = flows.NodeConfig{GatewayOFPort: uint32(gw.OFPort), GatewayMAC: gw.MAC, GatewayIP: gw.IP,
 		PodCIDR: podCIDR, CTZone: uint16(a.cfg.CTZone)}
 	if err := a.node.Validate(); err != nil {
+		return err
+	}
+	if err := a.ensureTunnel(ctx); err != nil {
 		return err
 	}
 
@@ -147,6 +169,11 @@ func (a *Agent) start(ctx context.Context) error {
 	if err := a.store.Stage(pipelineOwner, flows.PipelineFlows(a.node), nil); err != nil {
 		return err
 	}
+	a.setNotReady("staging the flows of peer nodes")
+	if err := a.stageCrossNode(ctx); err != nil {
+		return err
+	}
+	a.setNotReady("reconciling flows")
 	tr := time.Now()
 	if err := a.store.Reconcile(ctx); err != nil {
 		return fmt.Errorf("reconciling flows: %w", err)
@@ -156,6 +183,9 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	a.log.WithFields(logrus.Fields{"pods": len(a.pods.List()), "flows": a.store.FlowCount(),
 		"reconcile": time.Since(tr).Round(time.Millisecond)}).Info("flows reconciled")
+	if err := a.runCrossNode(ctx); err != nil {
+		return err
+	}
 
 	if err := cniconf.Write(a.cfg.CNIConfDir, a.cfg.CNIConfName, cniconf.New(a.cfg.NetworkName, a.cfg.APISocket)); err != nil {
 		return fmt.Errorf("writing the CNI conflist: %w", err)
@@ -188,6 +218,7 @@ func (a *Agent) podCIDR(ctx context.Context) (*net.IPNet, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.kube = cs
 	return nodeinfo.WaitPodCIDR(ctx, cs, a.cfg.NodeName, a.log)
 }
 

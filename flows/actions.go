@@ -141,3 +141,22 @@ func (a *ActionBuilder) Done() openflow.Flow {
 		Actions:  strings.Join(a.actions, ","),
 	}
 }
+
+// SetTunnelDst sets the tunnel destination (the peer node's transport address) of a packet that
+// will be output to a flow-based tunnel port (options:remote_ip=flow): tun_dst for IPv4,
+// tun_ipv6_dst for IPv6.
+func (a *ActionBuilder) SetTunnelDst(ip net.IP) *ActionBuilder {
+	if v4 := ip.To4(); v4 != nil {
+		return a.add("set_field:%s->tun_dst", v4)
+	}
+	if ip.To16() == nil {
+		panic(fmt.Sprintf("flows: tunnel destination %q is not an IP address", ip.String()))
+	}
+	return a.add("set_field:%s->tun_ipv6_dst", ip)
+}
+
+// SetTunnelID sets the tunnel key (Geneve VNI, VXLAN VNI) of a packet that will be output to a
+// flow-based tunnel port (options:key=flow).
+func (a *ActionBuilder) SetTunnelID(id uint64) *ActionBuilder {
+	return a.add("set_field:%s->tun_id", hexText(id))
+}

@@ -28,6 +28,8 @@ func everyBuilderMethod() []openflow.Flow {
 			Then().SetEthSrc(mac).SetEthDst(mac).DecTTL().Load(OutputReady).LoadValue(TargetOFPortField, 3).
 			CT(CTCommit(), CTZone(DefaultCTZone), CTExec(mark.Set())).Output(3).OutputReg(TargetOFPortField).Done(),
 		NewFlow(Conntrack, 100).IP().Then().CT(CTTable(ConntrackState), CTZone(1), CTNAT()).Goto(ConntrackState),
+		NewFlow(L3Forwarding, 100).IP().Then().SetTunnelID(0).SetTunnelDst(net.ParseIP("192.168.77.12")).
+			SetTunnelID(5).SetTunnelDst(net.ParseIP("fd00::12")).Goto(L2ForwardingCalc),
 	}
 }
 
@@ -38,6 +40,7 @@ func TestBuilderText(t *testing.T) {
 		"table=20,priority=100,arp,arp_spa=10.244.1.2,arp_tpa=10.244.1.2,arp_op=1,arp_sha=0a:58:0a:f4:01:02,actions=move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:10.244.1.2->arp_spa,set_field:0a:58:0a:f4:01:02->arp_sha,set_field:2->arp_op,IN_PORT",
 		"table=50,priority=100,ip,nw_src=10.244.1.2,nw_dst=10.244.1.2,actions=set_field:0a:58:0a:f4:01:02->eth_src,set_field:0a:58:0a:f4:01:02->eth_dst,dec_ttl,set_field:0x10/0x10->reg0,set_field:0x3->reg1,ct(commit,zone=65520,exec(set_field:0x1/0x1->ct_mark)),output:3,output:NXM_NX_REG1[]",
 		"table=30,priority=100,ip,actions=ct(table=31,zone=1,nat),goto_table:31",
+		"table=50,priority=100,ip,actions=set_field:0->tun_id,set_field:192.168.77.12->tun_dst,set_field:0x5->tun_id,set_field:fd00::12->tun_ipv6_dst,goto_table:60",
 	}
 	for i := range want {
 		if line := flowLine(got[i]); line != want[i] {
@@ -58,6 +61,7 @@ func TestBuilderRejectsMistakes(t *testing.T) {
 	mustPanic(t, "IPv6 address", "not an IPv4 address", func() { NewFlow(Output, 1).IPv4Src(net.ParseIP("fd00::1")) })
 	mustPanic(t, "nil IP", "not an IPv4 address", func() { NewFlow(Output, 1).Then().SetARPSpa(nil) })
 	mustPanic(t, "IPv6 subnet", "not an IPv4 subnet", func() { NewFlow(Output, 1).IPv4DstNet(mustCIDR("fd00::/64")) })
+	mustPanic(t, "nil tunnel destination", "not an IP address", func() { NewFlow(Output, 1).Then().SetTunnelDst(nil) })
 }
 
 func TestBuilderIPv4SubnetInSixteenBytes(t *testing.T) {
@@ -75,7 +79,9 @@ func TestFlowsParseAsOVSPrintsThem(t *testing.T) {
 		t.Skip("ovs-ofctl is not installed")
 	}
 	all := append(PipelineFlows(testNode), PodFlows(testNode, testPod1)...)
-	all = append(all, TunnelPortFlows(1)...)
+	all = append(all, TunnelPortFlows(testNode, 1)...)
+	all = append(all, PeerFlows(testNode, testPeerTunnel)...)
+	all = append(all, PeerFlows(testNode, testPeerDirect)...)
 	all = append(all, VirtualARPFlows(net.ParseIP("10.244.2.1"), mustMAC("aa:bb:cc:dd:ee:ff"))...)
 	all = append(all, everyBuilderMethod()...)
 	var file strings.Builder

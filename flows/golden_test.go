@@ -25,6 +25,12 @@ var (
 	}
 	testPod1 = PodSpec{OFPort: 10, MAC: mustMAC("0a:58:0a:f4:01:02"), IP: net.ParseIP("10.244.1.2")}
 	testPod2 = PodSpec{OFPort: 11, MAC: mustMAC("0a:58:0a:f4:01:03"), IP: net.ParseIP("10.244.1.3")}
+	// Peers like the reference lab's nodes 2 (through the tunnel on port 1) and 3 (direct, with
+	// two pod CIDRs).
+	testPeerTunnel = PeerSpec{NodeIP: net.ParseIP("192.168.77.12"), PodCIDRs: []*net.IPNet{mustCIDR("10.244.2.0/24")},
+		Tunnel: true, TunnelOFPort: 1}
+	testPeerDirect = PeerSpec{NodeIP: net.ParseIP("192.168.77.13"),
+		PodCIDRs: []*net.IPNet{mustCIDR("10.244.3.0/24"), mustCIDR("10.244.103.0/24")}}
 )
 
 func mustMAC(s string) net.HardwareAddr {
@@ -57,7 +63,9 @@ func TestGolden(t *testing.T) {
 	}{
 		{"pipeline", PipelineFlows(testNode)},
 		{"pod", PodFlows(testNode, testPod1)},
-		{"tunnel", TunnelPortFlows(1)},
+		{"tunnel", TunnelPortFlows(testNode, 1)},
+		{"peer-tunnel", PeerFlows(testNode, testPeerTunnel)},
+		{"peer-direct", PeerFlows(testNode, testPeerDirect)},
 		{"virtualarp", VirtualARPFlows(net.ParseIP("10.244.2.1"), mustMAC("aa:bb:cc:dd:ee:ff"))},
 	}
 	for _, c := range cases {
@@ -109,7 +117,9 @@ func TestNodeAndPodFlowsHaveDistinctKeys(t *testing.T) {
 	seen := map[string]bool{}
 	all := append(PipelineFlows(testNode), PodFlows(testNode, testPod1)...)
 	all = append(all, PodFlows(testNode, testPod2)...)
-	all = append(all, TunnelPortFlows(1)...)
+	all = append(all, TunnelPortFlows(testNode, 1)...)
+	all = append(all, PeerFlows(testNode, testPeerTunnel)...)
+	all = append(all, PeerFlows(testNode, testPeerDirect)...)
 	for _, f := range all {
 		if seen[f.Key()] {
 			t.Errorf("two flows with key %s", f.Key())

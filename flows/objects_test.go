@@ -50,3 +50,28 @@ func TestNodeConfigValidatePod(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeConfigValidatePeer(t *testing.T) {
+	for _, p := range []PeerSpec{testPeerTunnel, testPeerDirect} {
+		if err := testNode.ValidatePeer(p); err != nil {
+			t.Errorf("valid peer %+v: %v", p, err)
+		}
+	}
+	bad := PeerSpec{Tunnel: true, PodCIDRs: []*net.IPNet{mustCIDR("10.244.0.0/16"), mustCIDR("fd00::/64")}}
+	err := testNode.ValidatePeer(bad)
+	for _, want := range []string{"overlaps this node's pod CIDR 10.244.1.0/24", "fd00::/64 is not an IPv4 subnet",
+		"transport address <nil>", "tunnel OpenFlow port 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("invalid peer: error %v does not mention %q", err, want)
+		}
+	}
+	if err := testNode.ValidatePeer(PeerSpec{}); err == nil || !strings.Contains(err.Error(), "no pod CIDR") {
+		t.Errorf("peer without pod CIDR: %v", err)
+	}
+}
+
+func TestPeerGatewayIP(t *testing.T) {
+	if got := PeerGatewayIP(mustCIDR("10.244.7.0/24")).String(); got != "10.244.7.1" {
+		t.Errorf("PeerGatewayIP = %s, want 10.244.7.1", got)
+	}
+}

@@ -18,6 +18,12 @@ const (
 	DatapathNetdev = "netdev" // OVS's userspace datapath (tests, the lab, nodes without the module)
 )
 
+// Tunnel types.
+const (
+	TunnelGeneve = "geneve"
+	TunnelVXLAN  = "vxlan"
+)
+
 // Traffic modes between nodes.
 const (
 	ModeEncap   = "encap"
@@ -47,12 +53,24 @@ type Config struct {
 	DatapathType string `json:"datapathType"`
 	// GatewayName is the internal port that connects br-int to the node's host stack.
 	GatewayName string `json:"gatewayName"`
-	// MTU of pods and the gateway; 0 means the default for the mode.
+	// MTU of pods and the gateway; 0 means detected: the transport interface's MTU minus the encapsulation
+	// overhead of the mode (see EncapOverhead).
 	MTU int `json:"mtu"`
-	// TrafficMode is encap, noEncap or hybrid.
+	// TrafficMode is encap, noEncap or hybrid (see docs/modes.md).
 	TrafficMode string `json:"trafficMode"`
 	// TunnelType is geneve or vxlan (encap and hybrid modes).
 	TunnelType string `json:"tunnelType"`
+	// TransportInterface carries the traffic between nodes; empty means the interface that holds the node's
+	// InternalIP, else the one of the default route. On the netdev datapath in a mode with encapsulation, the
+	// agent moves its addresses and routes to the OVS bridge PhysicalBridge (see docs/modes.md).
+	TransportInterface string `json:"transportInterface"`
+	// PhysicalBridge is the netdev bridge that takes over the transport interface for userspace tunnels.
+	PhysicalBridge string `json:"physicalBridge"`
+	// TunnelName is the name of the flow-based tunnel port on Bridge.
+	TunnelName string `json:"tunnelName"`
+	// NoSNAT turns off the masquerading of pod traffic to destinations outside the cluster's pod CIDRs and
+	// node addresses (for clusters whose underlay routes pod CIDRs).
+	NoSNAT bool `json:"noSNAT"`
 	// CTZone is the conntrack zone of the pipeline.
 	CTZone int `json:"ctZone"`
 
@@ -74,21 +92,23 @@ type Config struct {
 // Default returns the configuration of a production node.
 func Default() Config {
 	return Config{
-		OVSDBEndpoint: "unix:/var/run/openvswitch/db.sock",
-		OVSRunDir:     "/var/run/openvswitch",
-		Bridge:        "br-int",
-		DatapathType:  DatapathSystem,
-		GatewayName:   "switchyard-gw0",
-		TrafficMode:   ModeEncap,
-		TunnelType:    "geneve",
-		CTZone:        65520,
-		CNIConfDir:    "/etc/cni/net.d",
-		CNIConfName:   "10-switchyard.conflist",
-		NetworkName:   "switchyard",
-		APISocket:     "/var/run/switchyard/agent.sock",
-		StateDir:      "/var/lib/switchyard",
-		LogFormat:     "text",
-		LogLevel:      "info",
+		OVSDBEndpoint:  "unix:/var/run/openvswitch/db.sock",
+		OVSRunDir:      "/var/run/openvswitch",
+		Bridge:         "br-int",
+		DatapathType:   DatapathSystem,
+		GatewayName:    "switchyard-gw0",
+		TrafficMode:    ModeEncap,
+		TunnelType:     TunnelGeneve,
+		PhysicalBridge: "br-phy",
+		TunnelName:     "switchyard-tun0",
+		CTZone:         65520,
+		CNIConfDir:     "/etc/cni/net.d",
+		CNIConfName:    "10-switchyard.conflist",
+		NetworkName:    "switchyard",
+		APISocket:      "/var/run/switchyard/agent.sock",
+		StateDir:       "/var/lib/switchyard",
+		LogFormat:      "text",
+		LogLevel:       "info",
 	}
 }
 
@@ -109,6 +129,30 @@ func Load(path string) (Config, error) {
 }
 
 var ifNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+
+// Encap says whether the mode encapsulates traffic to at least some peers (encap and hybrid).
+func (c *Config) Encap() bool { return c.TrafficMode == ModeEncap || c.TrafficMode == ModeHybrid }
+
+// EncapOverhead is what encapsulation adds to a pod packet on the underlay: 50 bytes for geneve (without
+// options) and vxlan over IPv4 (outer Ethernet 14, IPv4 20, UDP 8, geneve/vxlan header 8), 20 more over IPv6.
+func EncapOverhead(ipv6Underlay bool) int {
+	if ipv6Underlay {
+		return 70
+	}
+	return 50
+}
+
+// PodMTU is the MTU of pods and the gateway: the configured one, else the transport interface's MTU minus the
+// encapsulation overhead when the mode encapsulates.
+func (c *Config) PodMTU(transportMTU int, ipv6Underlay bool) int {
+	if c.MTU != 0 {
+		return c.MTU
+	}
+	if c.Encap() {
+		return transportMTU - EncapOverhead(ipv6Underlay)
+	}
+	return transportMTU
+}
 
 // Validate checks every option and fills in derived defaults.
 func (c *Config) Validate() error {
@@ -134,7 +178,12 @@ func (c *Config) Validate() error {
 	if len(c.OVSDBEndpoint) < 6 || c.OVSDBEndpoint[:5] != "unix:" {
 		return fmt.Errorf("config: ovsdbEndpoint %q must be unix:/path", c.OVSDBEndpoint)
 	}
-	for name, v := range map[string]string{"bridge": c.Bridge, "gatewayName": c.GatewayName} {
+	names := map[string]string{"bridge": c.Bridge, "gatewayName": c.GatewayName, "physicalBridge": c.PhysicalBridge,
+		"tunnelName": c.TunnelName}
+	if c.TransportInterface != "" {
+		names["transportInterface"] = c.TransportInterface
+	}
+	for name, v := range names {
 		if !ifNameRE.MatchString(v) {
 			return fmt.Errorf("config: %s %q is not a valid interface name (1-15 of A-Z a-z 0-9 _ . -)", name, v)
 		}
@@ -150,15 +199,18 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: trafficMode %q must be encap, noEncap or hybrid", c.TrafficMode)
 	}
 	switch c.TunnelType {
-	case "geneve", "vxlan":
+	case TunnelGeneve, TunnelVXLAN:
 	default:
 		return fmt.Errorf("config: tunnelType %q must be geneve or vxlan", c.TunnelType)
 	}
-	if c.MTU == 0 {
-		c.MTU = 1450 // a 1500-byte underlay minus the 50 bytes of geneve/vxlan
+	if c.MTU != 0 && (c.MTU < 576 || c.MTU > 65535) {
+		return fmt.Errorf("config: mtu %d out of range 576..65535 (0: detected from the transport interface)", c.MTU)
 	}
-	if c.MTU < 576 || c.MTU > 65535 {
-		return fmt.Errorf("config: mtu %d out of range 576..65535", c.MTU)
+	for _, dup := range [][2]string{{"bridge", "physicalBridge"}, {"bridge", "tunnelName"}, {"gatewayName", "tunnelName"},
+		{"physicalBridge", "tunnelName"}, {"physicalBridge", "gatewayName"}} {
+		if names[dup[0]] == names[dup[1]] {
+			return fmt.Errorf("config: %s and %s are both %q", dup[0], dup[1], names[dup[0]])
+		}
 	}
 	if c.CTZone < 1 || c.CTZone > 65535 {
 		return fmt.Errorf("config: ctZone %d out of range 1..65535", c.CTZone)

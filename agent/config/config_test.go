@@ -13,8 +13,8 @@ func TestDefaultValidates(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.MTU != 1450 {
-		t.Errorf("default MTU %d, want 1450", c.MTU)
+	if c.MTU != 0 {
+		t.Errorf("default MTU %d, want 0 (detected)", c.MTU)
 	}
 }
 
@@ -39,6 +39,10 @@ func TestValidateNamesTheBadOption(t *testing.T) {
 		{func(c *Config) { c.CNIConfName = "10-switchyard.conf" }, "cniConfName"},
 		{func(c *Config) { c.NetworkName = "" }, "networkName"},
 		{func(c *Config) { c.LogFormat = "xml" }, "logFormat"},
+		{func(c *Config) { c.TransportInterface = "eth0 " }, "transportInterface"},
+		{func(c *Config) { c.PhysicalBridge = "" }, "physicalBridge"},
+		{func(c *Config) { c.TunnelName = "br-int" }, "tunnelName"},
+		{func(c *Config) { c.PhysicalBridge = "br-int" }, "physicalBridge"},
 	}
 	for _, tc := range cases {
 		c := Default()
@@ -70,5 +74,46 @@ func TestLoadRejectsUnknownKeys(t *testing.T) {
 	}
 	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), "brdige") {
 		t.Errorf("a misspelt key must be an error naming it, got %v", err)
+	}
+}
+
+func TestPodMTU(t *testing.T) {
+	cases := []struct {
+		mode      string
+		mtu       int
+		transport int
+		ipv6      bool
+		want      int
+	}{
+		{ModeEncap, 0, 1500, false, 1450},
+		{ModeHybrid, 0, 1500, false, 1450},
+		{ModeEncap, 0, 9000, true, 8930},
+		{ModeNoEncap, 0, 1500, false, 1500},
+		{ModeEncap, 1400, 1500, false, 1400},
+	}
+	for _, tc := range cases {
+		c := Default()
+		c.TrafficMode, c.MTU = tc.mode, tc.mtu
+		if got := c.PodMTU(tc.transport, tc.ipv6); got != tc.want {
+			t.Errorf("mode %s mtu %d transport %d ipv6 %v: PodMTU %d, want %d", tc.mode, tc.mtu, tc.transport, tc.ipv6, got, tc.want)
+		}
+	}
+}
+
+func TestLoadNewKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("transportInterface: eth1\nnoSNAT: true\ntrafficMode: hybrid\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NodeName = "n1"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.TransportInterface != "eth1" || !c.NoSNAT || c.TrafficMode != ModeHybrid || c.PhysicalBridge != "br-phy" {
+		t.Errorf("loaded %+v", c)
 	}
 }

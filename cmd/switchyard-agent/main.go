@@ -65,7 +65,7 @@ overridden by flags.`,
 	f.StringVar(&flagCfg.Bridge, "bridge", flagCfg.Bridge, "integration bridge name")
 	f.StringVar(&flagCfg.DatapathType, "datapath", flagCfg.DatapathType, "OVS datapath type: system or netdev")
 	f.StringVar(&flagCfg.GatewayName, "gateway", flagCfg.GatewayName, "gateway internal port name")
-	f.IntVar(&flagCfg.MTU, "mtu", 0, "pod and gateway MTU (default 1450)")
+	f.IntVar(&flagCfg.MTU, "mtu", 0, "pod and gateway MTU (default: the transport interface MTU minus the encapsulation overhead)")
 	f.StringVar(&flagCfg.CNIConfDir, "cni-conf-dir", flagCfg.CNIConfDir, "where the CNI conflist is written")
 	f.StringVar(&flagCfg.APISocket, "api-socket", flagCfg.APISocket, "local API unix socket")
 	f.StringVar(&flagCfg.StateDir, "state-dir", flagCfg.StateDir, "state directory (IPAM)")

@@ -27,10 +27,14 @@ var bridgeProtocols = []vswitchd.BridgeProtocols{
 	vswitchd.BridgeProtocolsOpenflow13, vswitchd.BridgeProtocolsOpenflow14, vswitchd.BridgeProtocolsOpenflow15,
 }
 
-// BridgeSpec is the desired state of a bridge. Every bridge gets fail_mode=secure (no flows: no forwarding) and
-// protocols OpenFlow13-15.
+// BridgeSpec is the desired state of a bridge. Every bridge gets protocols OpenFlow13-15 and, unless Standalone is
+// set, fail_mode=secure (no flows: no forwarding).
 type BridgeSpec struct {
 	Name string
+	// Standalone sets fail_mode=standalone: without a controller vswitchd forwards as a learning switch (its own
+	// NORMAL flow, restored by vswitchd itself after a restart). For a bridge that must forward before and
+	// without any agent, like the physical bridge that carries the node's address.
+	Standalone bool
 	// DatapathType is DatapathSystem, DatapathNetdev or empty (system).
 	DatapathType string
 	// TableNames names OpenFlow tables (Flow_Table rows), shown by `ovs-ofctl --names dump-flows`. Tables not
@@ -40,6 +44,13 @@ type BridgeSpec struct {
 	// values, a key with an empty value is removed, other keys are kept.
 	ExternalIDs map[string]string
 	OtherConfig map[string]string
+}
+
+func (s BridgeSpec) failMode() vswitchd.BridgeFailMode {
+	if s.Standalone {
+		return vswitchd.BridgeFailModeStandalone
+	}
+	return vswitchd.BridgeFailModeSecure
 }
 
 func (s BridgeSpec) validate() error {
@@ -97,7 +108,7 @@ func (c *Client) createBridgeOps(root *vswitchd.OpenvSwitch, spec BridgeSpec) ([
 		b.add(c.ovs.Create(t))
 		tables[int(id)] = t.UUID
 	}
-	failMode := vswitchd.BridgeFailModeSecure
+	failMode := spec.failMode()
 	br := &vswitchd.Bridge{
 		UUID:         "newbridge",
 		Name:         spec.Name,
@@ -125,8 +136,7 @@ func (c *Client) updateBridgeOps(ctx context.Context, root *vswitchd.OpenvSwitch
 		want.DatapathType = spec.DatapathType
 		fields = append(fields, &want.DatapathType)
 	}
-	if br.FailMode == nil || *br.FailMode != vswitchd.BridgeFailModeSecure {
-		failMode := vswitchd.BridgeFailModeSecure
+	if failMode := spec.failMode(); br.FailMode == nil || *br.FailMode != failMode {
 		want.FailMode = &failMode
 		fields = append(fields, &want.FailMode)
 	}

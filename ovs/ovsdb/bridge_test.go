@@ -137,3 +137,25 @@ func TestBridgeSpecValidation(t *testing.T) {
 		t.Errorf("valid spec rejected: %v", err)
 	}
 }
+
+// A Standalone bridge gets fail_mode=standalone (vswitchd forwards with its own NORMAL flow), kept on a repeat.
+func TestEnsureBridgeStandalone(t *testing.T) {
+	e := newEnv(t, privateovs.Options{})
+	spec := netdevBridge("br-phy")
+	spec.Standalone = true
+	for range 2 {
+		if err := e.c.EnsureBridge(e.ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.vsctl(t, "get", "Bridge", "br-phy", "fail_mode"); got != "standalone" {
+			t.Errorf("fail_mode = %s, want standalone", got)
+		}
+	}
+	spec.Standalone = false
+	if err := e.c.EnsureBridge(e.ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.vsctl(t, "get", "Bridge", "br-phy", "fail_mode"); got != "secure" {
+		t.Errorf("fail_mode = %s after Standalone=false, want secure", got)
+	}
+}

@@ -60,6 +60,8 @@ func Create(p *Plan) error {
 		r.sysctl(rt, "net.ipv4.ip_forward=1")
 		r.attach(p, rt, "eth0", "rt0", "br0", CIDRString(p.RouterIP(p.UnderlayA), p.UnderlayA))
 		r.attach(p, rt, "eth1", "rt1", "br1", CIDRString(p.RouterIP(p.UnderlayB), p.UnderlayB))
+		r.txChecksumOff(rt, "eth0")
+		r.txChecksumOff(rt, "eth1")
 	}
 	for _, h := range []struct {
 		ns, peer string
@@ -68,6 +70,7 @@ func Create(p *Plan) error {
 		{p.ControlPlaneNS(), "cp0", p.ControlPlaneIP()}, {p.ExternalNS(), "ext0", p.ExternalIP()}} {
 		r.netns(h.ns)
 		r.attach(p, h.ns, "eth0", h.peer, "br0", CIDRString(h.ip, p.UnderlayA))
+		r.txChecksumOff(h.ns, "eth0")
 		if p.Topology == TwoSubnets {
 			r.ip(h.ns, "route", "add", p.UnderlayB.String(), "via", p.RouterIP(p.UnderlayA).String())
 		}
@@ -140,6 +143,13 @@ func (r *runner) netns(ns string) {
 	r.ip(ns, "link", "set", "lo", "up")
 	r.sysctl(ns, "net.ipv6.conf.all.disable_ipv6=1")
 	r.sysctl(ns, "net.ipv6.conf.default.disable_ipv6=1")
+}
+
+// txChecksumOff makes a non-node host send complete checksums, as a real NIC does. With a veth's default (tx
+// offload on) TCP and UDP arrive with partial checksums, and a node whose NIC is read by OVS's userspace datapath
+// (its address on br-phy) drops them while ping still works.
+func (r *runner) txChecksumOff(ns, ifname string) {
+	r.run("ip", "netns", "exec", ns, "ethtool", "-K", ifname, "tx", "off")
 }
 
 // attach plugs namespace ns into an underlay bridge with a veth (ifname inside ns, peer on the bridge).

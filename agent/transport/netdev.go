@@ -1,0 +1,195 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/switchyard-net/switchyard/ovs/ovsdb"
+)
+
+// OVSDB is what PrepareNetdev needs from the OVSDB client.
+type OVSDB interface {
+	EnsureBridge(ctx context.Context, spec ovsdb.BridgeSpec) error
+	EnsurePort(ctx context.Context, spec ovsdb.PortSpec) error
+	WaitVswitchd(ctx context.Context) error
+}
+
+// ownerIDs mark what the agent created in OVSDB.
+func ownerIDs(kind string) map[string]string {
+	return map[string]string{"switchyard.io/owner": "switchyard", "switchyard.io/kind": kind}
+}
+
+// PrepareNetdev gives OVS's userspace tunnels what they need: the tunnel's underlay route must resolve to an OVS
+// bridge of the netdev datapath. It ensures the physical bridge (netdev, fail_mode standalone so it forwards as a
+// learning switch without the agent, its MAC pinned to PhysicalBridgeMAC of the node address), adds the transport
+// interface as its port, turns ARP off on the interface (OVS reads it with AF_PACKET; the kernel must stay silent
+// on it), and moves the interface's addresses and routes to the bridge. Every step checks first, so an agent
+// restart finds it done and changes nothing. It returns the interface with Bridge set.
+func PrepareNetdev(ctx context.Context, db OVSDB, tr *Interface, bridge string, log logrus.FieldLogger) (*Interface, error) {
+	mac := PhysicalBridgeMAC(tr.Addr.IP)
+	if err := db.EnsureBridge(ctx, ovsdb.BridgeSpec{Name: bridge, DatapathType: ovsdb.DatapathNetdev, Standalone: true,
+		OtherConfig: map[string]string{"hwaddr": mac.String()}, ExternalIDs: ownerIDs("physical-bridge")}); err != nil {
+		return nil, fmt.Errorf("physical bridge %s: %w", bridge, err)
+	}
+	if err := db.EnsurePort(ctx, ovsdb.PortSpec{Bridge: bridge, Name: tr.Name, ExternalIDs: ownerIDs("transport")}); err != nil {
+		return nil, fmt.Errorf("adding transport interface %s to %s: %w", tr.Name, bridge, err)
+	}
+	if err := db.WaitVswitchd(ctx); err != nil {
+		return nil, fmt.Errorf("ovs-vswitchd did not apply bridge %s: %w", bridge, err)
+	}
+	nic, err := netlink.LinkByName(tr.Name)
+	if err != nil {
+		return nil, fmt.Errorf("transport interface %s: %w", tr.Name, err)
+	}
+	br, err := waitLink(ctx, bridge)
+	if err != nil {
+		return nil, err
+	}
+	if nic.Attrs().RawFlags&unix.IFF_NOARP == 0 {
+		if err := netlink.LinkSetARPOff(nic); err != nil {
+			return nil, fmt.Errorf("transport interface %s: arp off: %w", tr.Name, err)
+		}
+		log.WithField("interface", tr.Name).Info("ARP off on the transport interface (OVS owns it now)")
+	}
+	if br.Attrs().Flags&net.FlagUp == 0 {
+		if err := netlink.LinkSetUp(br); err != nil {
+			return nil, fmt.Errorf("bridge %s: set up: %w", bridge, err)
+		}
+	}
+	if err := moveAddresses(nic, br, log); err != nil {
+		return nil, err
+	}
+	out := *tr
+	out.Bridge = bridge
+	return &out, nil
+}
+
+// moveAddresses moves the global addresses and the routes of from to to: first the addresses are added to to, then
+// the routes are replaced with routes through to (a replace swaps a route in place, so the default route never
+// goes missing), and last the addresses are removed from from.
+func moveAddresses(from, to netlink.Link, log logrus.FieldLogger) error {
+	addrs, err := netlink.AddrList(from, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("addresses of %s: %w", from.Attrs().Name, err)
+	}
+	var moving []netlink.Addr
+	for _, a := range addrs {
+		if a.Scope == unix.RT_SCOPE_UNIVERSE {
+			moving = append(moving, a)
+		}
+	}
+	if len(moving) == 0 {
+		return nil
+	}
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{LinkIndex: from.Attrs().Index, Table: unix.RT_TABLE_UNSPEC},
+		netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return fmt.Errorf("routes of %s: %w", from.Attrs().Name, err)
+	}
+	for _, a := range moving {
+		na := &netlink.Addr{IPNet: a.IPNet, Label: "", Flags: a.Flags &^ unix.IFA_F_PERMANENT, Scope: a.Scope}
+		if err := netlink.AddrReplace(to, na); err != nil {
+			return fmt.Errorf("moving address %s from %s to %s: %w", a.IPNet, from.Attrs().Name, to.Attrs().Name, err)
+		}
+	}
+	for _, r := range routes {
+		if r.Protocol == unix.RTPROT_KERNEL || r.Table == unix.RT_TABLE_LOCAL || r.Type != unix.RTN_UNICAST {
+			continue // the kernel makes these for the addresses
+		}
+		nr := r
+		nr.LinkIndex = to.Attrs().Index
+		nr.ILinkIndex = 0
+		if err := netlink.RouteReplace(&nr); err != nil {
+			return fmt.Errorf("moving route %s from %s to %s: %w", r, from.Attrs().Name, to.Attrs().Name, err)
+		}
+	}
+	for _, a := range moving {
+		if err := netlink.AddrDel(from, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			return fmt.Errorf("removing address %s from %s: %w", a.IPNet, from.Attrs().Name, err)
+		}
+		log.WithFields(logrus.Fields{"address": a.IPNet, "from": from.Attrs().Name, "to": to.Attrs().Name}).
+			Info("moved the node address to the physical bridge")
+	}
+	return nil
+}
+
+// waitLink waits for vswitchd to create a bridge's local device.
+func waitLink(ctx context.Context, name string) (netlink.Link, error) {
+	for {
+		link, err := netlink.LinkByName(name)
+		if err == nil {
+			return link, nil
+		}
+		var nf netlink.LinkNotFoundError
+		if !errors.As(err, &nf) {
+			return nil, fmt.Errorf("device %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("device %s did not appear: %w", name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// TunnelNeighbors seeds OVS's tunnel neighbour cache. Without an entry OVS ARPs for the next hop of a tunnel
+// packet itself and drops the packet that triggered it; entries age out after 15 idle minutes, so the seeds are
+// renewed on every resync.
+type TunnelNeighbors struct {
+	Bridge      string // the physical bridge
+	RunDir      string // OVS_RUNDIR
+	VswitchdCtl string // ovs-appctl -t target; empty: ovs-vswitchd (found through RunDir)
+}
+
+// Set makes ip resolve to mac for tunnels through the physical bridge.
+func (t TunnelNeighbors) Set(ctx context.Context, ip net.IP, mac net.HardwareAddr) error {
+	target := t.VswitchdCtl
+	if target == "" {
+		target = "ovs-vswitchd"
+	}
+	cmd := exec.CommandContext(ctx, "ovs-appctl", "-t", target, "tnl/neigh/set", t.Bridge, ip.String(), mac.String())
+	cmd.Env = os.Environ()
+	if t.RunDir != "" {
+		cmd.Env = append(cmd.Env, "OVS_RUNDIR="+t.RunDir)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("ovs-appctl tnl/neigh/set %s %s %s: %v: %s", t.Bridge, ip, mac, err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// RestoreWaitDB is what ReleaseFlowRestoreWait needs from the OVSDB client.
+type RestoreWaitDB interface {
+	FlowRestoreWait() bool
+	SetFlowRestoreWait(ctx context.Context, on bool) error
+	Ports(bridge string) []ovsdb.PortInfo
+}
+
+// ReleaseFlowRestoreWait clears other_config:flow-restore-wait at once when the node's address lives on the
+// physical bridge of the netdev datapath. ovs-vswitchd forwards nothing while the flag is set, br-phy included, so
+// the agent could not reach the API server to rebuild its flows and clear the flag after them. The userspace
+// datapath keeps no flows across a vswitchd restart, so the flag protects nothing there: br-int has no flows either
+// way until the agent reconciles. It reports whether it cleared the flag.
+func ReleaseFlowRestoreWait(ctx context.Context, db RestoreWaitDB, bridge string, log logrus.FieldLogger) (bool, error) {
+	if !db.FlowRestoreWait() || len(db.Ports(bridge)) == 0 {
+		return false, nil
+	}
+	if err := db.SetFlowRestoreWait(ctx, false); err != nil {
+		return false, fmt.Errorf("clearing flow-restore-wait for the physical bridge %s: %w", bridge, err)
+	}
+	log.WithField("bridge", bridge).Info("cleared flow-restore-wait early: the node's address is on the netdev physical bridge")
+	return true, nil
+}

@@ -1,0 +1,12 @@
+// Package vxlan runs the cross-node e2e suite on a lab in encap mode (vxlan).
+package vxlan
+
+import (
+	"testing"
+
+	"github.com/switchyard-net/switchyard/test/e2e/crossnode"
+)
+
+func TestMain(m *testing.M) { crossnode.Main(m, crossnode.Lab("encap", "vxlan", 2)) }
+
+func TestCrossNode(t *testing.T) { crossnode.Run(t) }
