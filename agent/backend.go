@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/switchyard-net/switchyard/cni/api"
+	"github.com/switchyard-net/switchyard/flows"
 )
 
 // The Agent is the local API's backend (apiserver.Backend).
@@ -51,4 +53,28 @@ func (a *Agent) Pods() []api.Attachment {
 		return nil
 	}
 	return a.pods.Attachments()
+}
+
+// Flows dumps br-int with counters and names each flow's table and owner.
+func (a *Agent) Flows(ctx context.Context) (*api.FlowList, error) {
+	if ready, why := a.Ready(); !ready {
+		return nil, fmt.Errorf("agent not ready: %s", why)
+	}
+	dumped, err := a.of.DumpFlows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.FlowList{Node: a.cfg.NodeName, Bridge: a.cfg.Bridge, Round: a.store.Round()}
+	for _, f := range dumped {
+		e := api.FlowEntry{Table: f.Table, Priority: f.Priority, Cookie: f.Cookie, Match: f.Match, Actions: f.Actions,
+			Packets: f.Packets, Bytes: f.Bytes}
+		if t, ok := flows.TableByID(f.Table); ok {
+			e.TableName = t.Name
+		}
+		if o, ok := a.store.OwnerOf(f.Cookie); ok {
+			e.OwnerKind, e.Owner = o.Category.String(), o.Key
+		}
+		out.Flows = append(out.Flows, e)
+	}
+	return out, nil
 }

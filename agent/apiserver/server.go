@@ -28,6 +28,7 @@ type Backend interface {
 	GC(ctx context.Context, network string, valid []api.AttachmentKey) ([]api.AttachmentKey, error)
 	Status() api.Status
 	Pods() []api.Attachment
+	Flows(ctx context.Context) (*api.FlowList, error)
 }
 
 // Server is the local API server.
@@ -62,6 +63,14 @@ func Listen(path string, b Backend, log logrus.FieldLogger) (*Server, error) {
 	mux.HandleFunc("POST "+api.PathCNIGC, s.gc)
 	mux.HandleFunc("GET "+api.PathStatus, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, b.Status()) })
 	mux.HandleFunc("GET "+api.PathPods, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, b.Pods()) })
+	mux.HandleFunc("GET "+api.PathFlows, func(w http.ResponseWriter, r *http.Request) {
+		fl, err := b.Flows(r.Context())
+		if err != nil {
+			writeErr(w, cnitypes.NewError(cnitypes.ErrTryAgainLater, err.Error(), ""))
+			return
+		}
+		writeJSON(w, http.StatusOK, fl)
+	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }

@@ -294,7 +294,8 @@ func (m *Manager) Attachments() []api.Attachment {
 
 func (m *Manager) attachment(p *Pod) *api.Attachment {
 	return &api.Attachment{HostIfName: p.HostIfName, HostMAC: p.HostMAC.String(), PodIfName: p.IfName, PodMAC: p.MAC.String(), Netns: p.Netns,
-		IPCIDR: p.IP.String(), Gateway: m.set.Node.GatewayIP.String(), MTU: m.set.MTU, OFPort: p.OFPort}
+		IPCIDR: p.IP.String(), Gateway: m.set.Node.GatewayIP.String(), MTU: m.set.MTU, OFPort: p.OFPort,
+		PodNamespace: p.Namespace, PodName: p.Name, ContainerID: p.ContainerID}
 }
 
 func (m *Manager) logUndo(p *Pod, what string, err error) {

@@ -40,6 +40,10 @@ type Attachment struct {
 	Gateway    string `json:"gateway"`
 	MTU        int    `json:"mtu"`
 	OFPort     int32  `json:"ofport"`
+	// The pod, for yardctl (the CNI plugin ignores these).
+	PodNamespace string `json:"podNamespace,omitempty"`
+	PodName      string `json:"podName,omitempty"`
+	ContainerID  string `json:"containerID,omitempty"`
 }
 
 // GCRequest lists the attachments the runtime still considers valid (CNI GC, cni.dev/valid-attachments).

@@ -1,0 +1,71 @@
+// Command yardctl shows what Switchyard's agent has done on a node: flows grouped by the Kubernetes object that owns
+// them, the local pods, and the agent's status. It talks to the agent's root-only local socket.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard-net/switchyard/cni/api"
+)
+
+func main() {
+	if err := root(os.Stdout).Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+type globals struct {
+	socket string
+	output string
+}
+
+func root(out io.Writer) *cobra.Command {
+	g := &globals{}
+	c := &cobra.Command{
+		Use:   "yardctl",
+		Short: "Inspect Switchyard on a node: flows by Kubernetes object, pods, status",
+		Long: `yardctl asks the node's switchyard-agent (its local socket, root only) what it has programmed.
+
+  yardctl flows --pod default/web-1      the flows of one pod, table by table, with packet counters
+  yardctl flows --table SpoofGuard       one table, grouped by owning object
+  yardctl pods                           the pods attached on this node
+  yardctl status                         the agent's readiness, pod CIDR, bridge and flow count`,
+		SilenceUsage: true,
+	}
+	c.SetOut(out)
+	c.PersistentFlags().StringVar(&g.socket, "socket", envOr("SWITCHYARD_AGENT_SOCKET", api.DefaultSocket), "the agent's local API socket (env SWITCHYARD_AGENT_SOCKET)")
+	c.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	c.AddCommand(flowsCmd(g), podsCmd(g), statusCmd(g))
+	return c
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// get fetches path from the agent into v.
+func (g *globals) get(path string, v any) error {
+	if g.output != "text" && g.output != "json" {
+		return fmt.Errorf("--output %q: want text or json", g.output)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return api.NewClient(g.socket, api.Timeouts{}).Do(ctx, "GET", path, nil, v)
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
