@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/switchyard-net/switchyard/agent/config"
 	"github.com/switchyard-net/switchyard/agent/gateway"
 	"github.com/switchyard-net/switchyard/agent/ipam"
+	"github.com/switchyard-net/switchyard/agent/metrics"
 	"github.com/switchyard-net/switchyard/agent/nodeinfo"
 	"github.com/switchyard-net/switchyard/agent/noderoute"
 	"github.com/switchyard-net/switchyard/agent/pods"
@@ -50,6 +52,8 @@ type Agent struct {
 	peers     *noderoute.Controller // nil in standalone use
 	snat      *snat.Masquerade
 
+	metrics *metrics.Metrics
+
 	mu       sync.Mutex
 	ready    bool
 	notReady string
@@ -65,7 +69,16 @@ func Run(ctx context.Context, cfg config.Config, log logrus.FieldLogger) error {
 		return err
 	}
 	serveErr := make(chan error, 1)
+	a.metrics = metrics.New(a)
+	srv.ObserveCNI(a.metrics.ObserveCNI)
 	go func() { serveErr <- srv.Serve() }()
+	if cfg.MetricsAddress != "" {
+		go func() {
+			if err := a.metrics.Serve(ctx, cfg.MetricsAddress, a); err != nil {
+				serveErr <- fmt.Errorf("metrics on %s: %w", cfg.MetricsAddress, err)
+			}
+		}()
+	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -146,6 +159,9 @@ func (a *Agent) start(ctx context.Context) error {
 		return err
 	}
 	a.store = flows.NewStore(a.of)
+	a.store.Observe(func(o flows.Owner, took time.Duration, err error) {
+		a.metrics.ObserveProgramming(strings.ToLower(o.Category.String()), took, err)
+	})
 
 	alloc, err := ipam.New(filepath.Join(a.cfg.StateDir, "ipam"), a.cfg.NetworkName, podCIDR)
 	if err != nil {
@@ -183,6 +199,7 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	a.log.WithFields(logrus.Fields{"pods": len(a.pods.List()), "flows": a.store.FlowCount(),
 		"reconcile": time.Since(tr).Round(time.Millisecond)}).Info("flows reconciled")
+	a.metrics.SetReconcile(time.Since(tr))
 	if err := a.runCrossNode(ctx); err != nil {
 		return err
 	}

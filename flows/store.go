@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/switchyard-net/switchyard/ovs/openflow"
 )
@@ -48,6 +49,19 @@ type Store struct {
 	byID       map[uint64]Owner
 	flowOwner  map[string]Owner // flow Key -> owner
 	groupOwner map[uint32]Owner // group id -> owner
+
+	observe func(Owner, time.Duration, error) // see Observe
+}
+
+// Observe registers a function told how long each Set or Delete took (waiting for the store included) and how it
+// ended, for programming-latency metrics. Call it before using the store.
+func (s *Store) Observe(fn func(owner Owner, took time.Duration, err error)) { s.observe = fn }
+
+// observed reports a Set or Delete that started at t0.
+func (s *Store) observed(owner Owner, t0 time.Time, err error) {
+	if s.observe != nil {
+		s.observe(owner, time.Since(t0), err)
+	}
 }
 
 // ownerState is the desired state of one owner. Flows are kept without cookie; the cookie is
@@ -153,7 +167,8 @@ func (s *Store) Stage(owner Owner, flows []openflow.Flow, groups []openflow.Grou
 // the cookie of the current round (ModifyFlow would keep whatever cookie the bridge has) and
 // restores the flow if it went missing; its counters restart. If the bundle fails, the
 // desired state is left as it was.
-func (s *Store) Set(ctx context.Context, owner Owner, flows []openflow.Flow, groups []openflow.Group) error {
+func (s *Store) Set(ctx context.Context, owner Owner, flows []openflow.Flow, groups []openflow.Group) (err error) {
+	defer func(t0 time.Time) { s.observed(owner, t0, err) }(time.Now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.round == 0 {
@@ -238,7 +253,8 @@ func (s *Store) bundle(ctx context.Context, mods []openflow.Mod) error {
 
 // Delete removes all flows and groups of owner in one bundle and frees its id. Deleting an
 // unknown owner does nothing.
-func (s *Store) Delete(ctx context.Context, owner Owner) error {
+func (s *Store) Delete(ctx context.Context, owner Owner) (err error) {
+	defer func(t0 time.Time) { s.observed(owner, t0, err) }(time.Now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.round == 0 {

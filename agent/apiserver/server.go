@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
@@ -33,10 +34,11 @@ type Backend interface {
 
 // Server is the local API server.
 type Server struct {
-	b    Backend
-	log  logrus.FieldLogger
-	http *http.Server
-	ln   net.Listener
+	b       Backend
+	observe func(op string, took time.Duration, err error)
+	log     logrus.FieldLogger
+	http    *http.Server
+	ln      net.Listener
 }
 
 // Listen creates the socket, readable and writable by root only (its directory is created 0700).
@@ -75,6 +77,9 @@ func Listen(path string, b Backend, log logrus.FieldLogger) (*Server, error) {
 	return s, nil
 }
 
+// ObserveCNI registers a function told about every CNI request (operation, duration, result), for metrics.
+func (s *Server) ObserveCNI(fn func(op string, took time.Duration, err error)) { s.observe = fn }
+
 // Serve blocks until Shutdown.
 func (s *Server) Serve() error {
 	if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -99,6 +104,9 @@ func (s *Server) cni(do func(context.Context, api.CNIRequest) (any, error)) http
 		}
 		start := time.Now()
 		out, err := do(r.Context(), req)
+		if s.observe != nil {
+			s.observe(strings.TrimPrefix(r.URL.Path, "/v1/cni/"), time.Since(start), err)
+		}
 		log := s.log.WithFields(logrus.Fields{"op": r.URL.Path, "container": req.ContainerID, "ifname": req.IfName,
 			"pod": req.PodNamespace + "/" + req.PodName, "took": time.Since(start).Round(time.Microsecond)})
 		if err != nil {

@@ -84,6 +84,10 @@ type Config struct {
 	// StateDir keeps IPAM allocations across restarts.
 	StateDir string `json:"stateDir"`
 
+	// MetricsAddress serves /metrics, /healthz and /readyz (host:port); empty disables it. The default is loopback
+	// only, so pods cannot reach it; open it (e.g. ":9830") for a Prometheus scraping from outside the node.
+	MetricsAddress string `json:"metricsAddress"`
+
 	// LogFormat is text or json; LogLevel a logrus level.
 	LogFormat string `json:"logFormat"`
 	LogLevel  string `json:"logLevel"`
@@ -226,6 +230,11 @@ func (c *Config) Validate() error {
 	}
 	if filepath.Ext(c.CNIConfName) != ".conflist" {
 		return fmt.Errorf("config: cniConfName %q must end in .conflist", c.CNIConfName)
+	}
+	if c.MetricsAddress != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
+			return fmt.Errorf("config: metricsAddress %q: want host:port (empty disables metrics)", c.MetricsAddress)
+		}
 	}
 	switch c.LogFormat {
 	case "text", "json":

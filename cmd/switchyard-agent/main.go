@@ -69,6 +69,7 @@ overridden by flags.`,
 	f.StringVar(&flagCfg.CNIConfDir, "cni-conf-dir", flagCfg.CNIConfDir, "where the CNI conflist is written")
 	f.StringVar(&flagCfg.APISocket, "api-socket", flagCfg.APISocket, "local API unix socket")
 	f.StringVar(&flagCfg.StateDir, "state-dir", flagCfg.StateDir, "state directory (IPAM)")
+	f.StringVar(&flagCfg.MetricsAddress, "metrics-address", flagCfg.MetricsAddress, "serve /metrics, /healthz and /readyz on host:port (empty: off)")
 	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "log format: text or json")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "log level")
 	return cmd
@@ -84,7 +85,7 @@ func overrideFromFlags(cmd *cobra.Command, cfg *config.Config, f config.Config) 
 		"gateway": func() { cfg.GatewayName = f.GatewayName }, "mtu": func() { cfg.MTU = f.MTU },
 		"cni-conf-dir": func() { cfg.CNIConfDir = f.CNIConfDir }, "api-socket": func() { cfg.APISocket = f.APISocket },
 		"state-dir": func() { cfg.StateDir = f.StateDir }, "log-format": func() { cfg.LogFormat = f.LogFormat },
-		"log-level": func() { cfg.LogLevel = f.LogLevel },
+		"log-level": func() { cfg.LogLevel = f.LogLevel }, "metrics-address": func() { cfg.MetricsAddress = f.MetricsAddress },
 	}
 	for name, apply := range set {
 		if cmd.Flags().Changed(name) {
