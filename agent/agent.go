@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-net/switchyard/agent/nodeinfo"
 	"github.com/switchyard-net/switchyard/agent/noderoute"
 	"github.com/switchyard-net/switchyard/agent/pods"
+	"github.com/switchyard-net/switchyard/agent/proxy"
 	"github.com/switchyard-net/switchyard/agent/snat"
 	"github.com/switchyard-net/switchyard/agent/transport"
 	"github.com/switchyard-net/switchyard/flows"
@@ -50,6 +51,7 @@ type Agent struct {
 	kube      kubernetes.Interface  // nil in standalone use (podCIDR configured, no kubeconfig)
 	transport *transport.Interface  // nil if there is none (standalone use without a route)
 	peers     *noderoute.Controller // nil in standalone use
+	proxy     *proxy.Controller     // nil in standalone use
 	snat      *snat.Masquerade
 
 	metrics *metrics.Metrics
@@ -189,6 +191,10 @@ func (a *Agent) start(ctx context.Context) error {
 	if err := a.stageCrossNode(ctx); err != nil {
 		return err
 	}
+	a.setNotReady("staging Service flows")
+	if err := a.stageServices(ctx); err != nil {
+		return err
+	}
 	a.setNotReady("reconciling flows")
 	tr := time.Now()
 	if err := a.store.Reconcile(ctx); err != nil {
@@ -200,6 +206,9 @@ func (a *Agent) start(ctx context.Context) error {
 	a.log.WithFields(logrus.Fields{"pods": len(a.pods.List()), "flows": a.store.FlowCount(),
 		"reconcile": time.Since(tr).Round(time.Millisecond)}).Info("flows reconciled")
 	a.metrics.SetReconcile(time.Since(tr))
+	if err := a.runServices(ctx); err != nil {
+		return err
+	}
 	if err := a.runCrossNode(ctx); err != nil {
 		return err
 	}

@@ -38,6 +38,7 @@ var fieldOrder = []string{
 	"reg0", "reg1", "reg2", "reg3", "reg4", "reg5", "reg6", "reg7",
 	"reg8", "reg9", "reg10", "reg11", "reg12", "reg13", "reg14", "reg15",
 	"in_port", "dl_src", "dl_dst", "nw_src", "arp_spa", "nw_dst", "arp_tpa", "arp_op", "arp_sha",
+	"tp_src", "tp_dst",
 }
 
 // NewFlow starts a flow in table t at the given priority; without match terms it matches everything.

@@ -94,7 +94,8 @@ func TestGolden(t *testing.T) {
 // Every table has a default flow in PipelineFlows, and no flow uses a table that is not declared.
 func TestPipelineHasDefaultFlowPerTable(t *testing.T) {
 	defaults := map[uint8]bool{}
-	for _, f := range PipelineFlows(testNode) {
+	pipeline := append(PipelineFlows(testNode), ServicePipelineFlows(ServiceConfig{Node: testNode, SNATZone: DefaultSNATCTZone})...)
+	for _, f := range pipeline {
 		if _, ok := TableByID(f.Table); !ok {
 			t.Errorf("flow %s is in undeclared table %d", f.Key(), f.Table)
 		}

@@ -165,3 +165,44 @@ func (m CtMark) Match() string { return m.Field.Match(m.Value) }
 
 // Set returns the ct(exec(...)) action that sets the mark.
 func (m CtMark) Set() string { return m.Field.Set(m.Value) }
+
+// The fields of Service load balancing (servicelb.go, docs/services.md). reg3, reg4 and reg5 are
+// the Services' own registers; ct_mark[0..2] are the Services' conntrack marks.
+var (
+	// EndpointIPField (reg3) holds the IPv4 address of the endpoint chosen for a new Service
+	// connection (by a group bucket or a learned affinity flow).
+	EndpointIPField = RegField{Reg: 3, Start: 0, End: 31}
+	// EndpointPortField (reg4[0..15]) holds the chosen endpoint's port.
+	EndpointPortField = RegField{Reg: 4, Start: 0, End: 15}
+	// EndpointStateField (reg4[16..18]) says how far endpoint selection is (EndpointToSelect, ...).
+	EndpointStateField = RegField{Reg: 4, Start: 16, End: 18}
+	// ServiceNeedSNATField (reg4[19]) is set by an entry point whose connections must be SNATed so
+	// that the replies come back through this node (externalTrafficPolicy Cluster).
+	ServiceNeedSNATField = RegField{Reg: 4, Start: 19, End: 19}
+	// UnSNATDoneField (reg4[20]) is set once a packet has been un-SNATed in the SNAT zone.
+	UnSNATDoneField = RegField{Reg: 4, Start: 20, End: 20}
+	// ServiceLBIDField (reg5) identifies the load balancer (group) that chose the endpoint, so
+	// that endpoint flows of different Services never share a match.
+	ServiceLBIDField = RegField{Reg: 5, Start: 0, End: 31}
+
+	// ServiceCTField (ct_mark[0]) marks a connection DNATed to a Service endpoint: it is already
+	// committed and ConntrackCommit leaves it alone.
+	ServiceCTField = CtField{Start: 0, End: 0}
+	// HairpinCTField (ct_mark[1]) marks a Service connection from an endpoint to itself.
+	HairpinCTField = CtField{Start: 1, End: 1}
+	// SNATCTField (ct_mark[2]) marks a Service connection that must be SNATed.
+	SNATCTField = CtField{Start: 2, End: 2}
+)
+
+// The register and conntrack marks of Service load balancing.
+var (
+	EndpointToSelect = RegMark{Field: EndpointStateField, Value: 1} // no affinity flow matched: pick one
+	EndpointSelected = RegMark{Field: EndpointStateField, Value: 2} // reg3/reg4 hold the endpoint
+	EndpointToLearn  = RegMark{Field: EndpointStateField, Value: 3} // picked; remember it (affinity)
+	ServiceNeedSNAT  = RegMark{Field: ServiceNeedSNATField, Value: 1}
+	UnSNATDone       = RegMark{Field: UnSNATDoneField, Value: 1}
+
+	ServiceCTMark = CtMark{Field: ServiceCTField, Value: 1}
+	HairpinCTMark = CtMark{Field: HairpinCTField, Value: 1}
+	SNATCTMark    = CtMark{Field: SNATCTField, Value: 1}
+)

@@ -22,14 +22,17 @@ type Table struct {
 // String returns the table's name.
 func (t Table) String() string { return t.Name }
 
-// The pipeline's tables. Gaps in the ids are left for later features (40 ServiceLB,
-// 45 EgressRule, 70 IngressRule); adding a table is one more line here.
+// The pipeline's tables. Gaps in the ids are left for later features (45 EgressRule,
+// 70 IngressRule); adding a table is one more line here.
 var (
 	Classifier       = declareTable(0, "Classifier", "Marks the kind of the ingress port (pod, gateway, tunnel) and sends the packet on; drops packets from unknown ports.")
 	SpoofGuard       = declareTable(10, "SpoofGuard", "Lets a pod send only with its own MAC and IP (ARP included); the gateway may send any IP or ARP.")
 	ARPResponder     = declareTable(20, "ARPResponder", "Answers ARP requests for the gateway, local pods and virtual addresses inside OVS; passes pod gratuitous ARP to the gateway only; never floods.")
 	Conntrack        = declareTable(30, "Conntrack", "Sends IP packets through conntrack (zone, un-NAT) and resumes in ConntrackState.")
-	ConntrackState   = declareTable(31, "ConntrackState", "Drops packets conntrack marks invalid.")
+	ConntrackState   = declareTable(31, "ConntrackState", "Drops packets conntrack marks invalid; sends new connections to the Service tables.")
+	SessionAffinity  = declareTable(35, "SessionAffinity", "Remembers the endpoint of a Service client (sessionAffinity ClientIP): learned flows load it; the rest must select one.")
+	ServiceLB        = declareTable(40, "ServiceLB", "Matches a new connection to a Service entry point (virtual IP, protocol, port) and selects an endpoint with the Service's select group.")
+	EndpointDNAT     = declareTable(41, "EndpointDNAT", "Commits a new Service connection with DNAT to the selected endpoint and marks it (service, hairpin, SNAT) in ct_mark.")
 	L3Forwarding     = declareTable(50, "L3Forwarding", "Routes packets addressed to the gateway MAC for a local pod: rewrites the MACs and decrements the TTL.")
 	L2ForwardingCalc = declareTable(60, "L2ForwardingCalc", "Looks up the output port by destination MAC and marks the packet ready for output.")
 	ConntrackCommit  = declareTable(80, "ConntrackCommit", "Commits new connections that will be output to conntrack.")

@@ -73,6 +73,11 @@ type Config struct {
 	NoSNAT bool `json:"noSNAT"`
 	// CTZone is the conntrack zone of the pipeline.
 	CTZone int `json:"ctZone"`
+	// SNATCTZone is the conntrack zone of Service SNAT (NodePort, hairpin); it must differ from CTZone.
+	SNATCTZone int `json:"snatCTZone"`
+	// ServiceCIDR is the cluster's Service ClusterIP range (kube-apiserver --service-cluster-ip-range); the host
+	// routes it into the gateway.
+	ServiceCIDR string `json:"serviceCIDR"`
 
 	// CNIConfDir receives the conflist; CNIConfName is its file name; NetworkName is the conflist's name.
 	CNIConfDir  string `json:"cniConfDir"`
@@ -106,6 +111,8 @@ func Default() Config {
 		PhysicalBridge: "br-phy",
 		TunnelName:     "switchyard-tun0",
 		CTZone:         65520,
+		SNATCTZone:     65521,
+		ServiceCIDR:    "10.96.0.0/12",
 		CNIConfDir:     "/etc/cni/net.d",
 		CNIConfName:    "10-switchyard.conflist",
 		NetworkName:    "switchyard",
@@ -218,6 +225,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CTZone < 1 || c.CTZone > 65535 {
 		return fmt.Errorf("config: ctZone %d out of range 1..65535", c.CTZone)
+	}
+	if c.SNATCTZone < 1 || c.SNATCTZone > 65535 || c.SNATCTZone == c.CTZone {
+		return fmt.Errorf("config: snatCTZone %d must be in 1..65535 and differ from ctZone %d", c.SNATCTZone, c.CTZone)
+	}
+	if ip, _, err := net.ParseCIDR(c.ServiceCIDR); err != nil || ip.To4() == nil {
+		return fmt.Errorf("config: serviceCIDR %q is not an IPv4 CIDR", c.ServiceCIDR)
 	}
 	for name, p := range map[string]string{"cniConfDir": c.CNIConfDir, "apiSocket": c.APISocket,
 		"stateDir": c.StateDir, "ovsRunDir": c.OVSRunDir} {

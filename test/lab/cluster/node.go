@@ -86,6 +86,7 @@ func (l *Lab) agentYAML(i int) string {
 		{"datapathType", "netdev"},
 		{"trafficMode", l.Options.Mode},
 		{"tunnelType", l.Options.Tunnel},
+		{"serviceCIDR", l.Options.ServiceCIDR},
 		{"cniConfDir", l.cniConfDir(i)},
 		{"apiSocket", l.agentSocket(i)},
 		{"stateDir", filepath.Join(l.NodeDir(i), "agent")},

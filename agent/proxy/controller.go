@@ -1,0 +1,345 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	corev1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/switchyard-net/switchyard/flows"
+	"github.com/switchyard-net/switchyard/ovs/openflow"
+)
+
+// FlowStore is what the proxy needs from the flows Store.
+type FlowStore interface {
+	Stage(owner flows.Owner, f []openflow.Flow, g []openflow.Group) error
+	Set(ctx context.Context, owner flows.Owner, f []openflow.Flow, g []openflow.Group) error
+	Delete(ctx context.Context, owner flows.Owner) error
+}
+
+// HostRules keeps the host's nftables rules of the Services (NFT in production).
+type HostRules interface {
+	Apply(ctx context.Context, s HostState) error
+}
+
+// Config is this node's side of the proxy.
+type Config struct {
+	NodeName string
+	Services flows.ServiceConfig
+	Resync   time.Duration // informer resync; 0 means 10 minutes
+	Workers  int           // parallel Service syncs; 0 means 2
+}
+
+// Owner is the flow owner of a Service.
+func Owner(serviceKey string) flows.Owner {
+	return flows.Owner{Category: flows.Service, Key: serviceKey}
+}
+
+// Controller keeps the flows of every Service and the host rules in step with the API.
+type Controller struct {
+	cfg   Config
+	store FlowStore
+	host  HostRules
+	log   logrus.FieldLogger
+
+	ifac     informers.SharedInformerFactory
+	services corelisters.ServiceLister
+	slices   discoverylisters.EndpointSliceLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	hostKick chan struct{}
+
+	mu     sync.Mutex
+	ids    *groupIDs
+	hosts  map[string]HostPlan // service key -> its host plan
+	staged bool
+	flows  map[string]int // service key -> installed flows + groups, for Stats
+}
+
+// New returns a proxy watching cs's Services and EndpointSlices. Call StageAll before the flow
+// store's first Reconcile, then Run.
+func New(cfg Config, cs kubernetes.Interface, store FlowStore, host HostRules, log logrus.FieldLogger) (*Controller, error) {
+	if store == nil || host == nil {
+		return nil, errors.New("service proxy needs a flow store and host rules")
+	}
+	if cfg.NodeName == "" {
+		return nil, errors.New("service proxy needs the node's name")
+	}
+	if err := cfg.Services.Validate(); err != nil {
+		return nil, fmt.Errorf("service proxy: %w", err)
+	}
+	if cfg.Resync == 0 {
+		cfg.Resync = 10 * time.Minute
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	c := &Controller{cfg: cfg, store: store, host: host, log: log, ids: newGroupIDs(),
+		hosts: map[string]HostPlan{}, flows: map[string]int{}, hostKick: make(chan struct{}, 1),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "proxy"})}
+	c.ifac = informers.NewSharedInformerFactory(cs, cfg.Resync)
+	svcInf := c.ifac.Core().V1().Services()
+	sliceInf := c.ifac.Discovery().V1().EndpointSlices()
+	c.services, c.slices = svcInf.Lister(), sliceInf.Lister()
+	c.synced = []cache.InformerSynced{svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
+	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueService,
+		UpdateFunc: func(_, n any) { c.enqueueService(n) },
+		DeleteFunc: c.enqueueService,
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueSlice,
+		UpdateFunc: func(_, n any) { c.enqueueSlice(n) },
+		DeleteFunc: c.enqueueSlice,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Controller) enqueueService(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		c.log.WithError(err).Warn("service event without a name")
+		return
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) enqueueSlice(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	s, ok := obj.(*discovery.EndpointSlice)
+	if !ok {
+		return
+	}
+	if name := s.Labels[discovery.LabelServiceName]; name != "" {
+		c.queue.Add(s.Namespace + "/" + name)
+	}
+}
+
+// StageAll starts the informers, waits until they have listed every Service and EndpointSlice,
+// and stages the flows of every Service, before the store's first Reconcile: an agent restart
+// then replaces the Services' flows in place.
+func (c *Controller) StageAll(ctx context.Context) error {
+	c.ifac.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("service and endpointslice informers did not sync: %w", ctx.Err())
+	}
+	svcs, err := c.services.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, svc := range svcs {
+		key := svc.Namespace + "/" + svc.Name
+		fl, groups, host, err := c.compute(key, svc)
+		if err != nil {
+			c.log.WithError(err).WithField("service", key).Warn("service not staged; its sync retries")
+			continue
+		}
+		c.hosts[key] = host
+		if len(fl)+len(groups) == 0 {
+			continue
+		}
+		if err := c.store.Stage(Owner(key), fl, groups); err != nil {
+			return fmt.Errorf("staging flows of service %s: %w", key, err)
+		}
+		c.flows[key] = len(fl) + len(groups)
+	}
+	c.staged = true
+	return nil
+}
+
+// Run applies the host rules, then follows Service and EndpointSlice events until ctx ends. Call
+// it after the store's first Reconcile.
+func (c *Controller) Run(ctx context.Context) error {
+	c.mu.Lock()
+	staged := c.staged
+	c.mu.Unlock()
+	if !staged {
+		return errors.New("service proxy: Run before StageAll")
+	}
+	go func() {
+		<-ctx.Done()
+		c.queue.ShutDown()
+	}()
+	go c.applyHostRules(ctx)
+	c.kickHost()
+	for i := 0; i < c.cfg.Workers; i++ {
+		go c.work(ctx)
+	}
+	return nil
+}
+
+func (c *Controller) work(ctx context.Context) {
+	for {
+		key, quit := c.queue.Get()
+		if quit {
+			return
+		}
+		if err := c.Sync(ctx, key); err != nil {
+			c.log.WithError(err).WithField("service", key).Warn("service sync failed; retrying")
+			c.queue.AddRateLimited(key)
+		} else {
+			c.queue.Forget(key)
+		}
+		c.queue.Done(key)
+	}
+}
+
+// Sync makes the flows and host rules of one Service ("namespace/name") match the informers'
+// view: one Store.Set (one bundle) with the Service's groups and flows, or a Delete.
+func (c *Controller) Sync(ctx context.Context, key string) error {
+	svc, err := c.serviceByKey(key)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var gone []uint32
+	defer func() { c.ids.release(gone...) }()
+	if svc == nil {
+		if err := c.store.Delete(ctx, Owner(key)); err != nil {
+			return err
+		}
+		gone = c.ids.forget(key)
+		delete(c.flows, key)
+		c.setHost(key, HostPlan{}, false)
+		return nil
+	}
+	fl, groups, host, err := c.compute(key, svc)
+	if err != nil {
+		return err
+	}
+	if len(fl)+len(groups) == 0 {
+		err = c.store.Delete(ctx, Owner(key))
+	} else {
+		err = c.store.Set(ctx, Owner(key), fl, groups)
+	}
+	if err != nil {
+		return err
+	}
+	c.flows[key] = len(fl) + len(groups)
+	c.setHost(key, host, true)
+	return nil
+}
+
+// compute plans a Service and turns the plan into flows and groups, allocating group ids. The
+// ids of load balancers the Service no longer has are freed after the call (under c.mu, the
+// Store has applied the change by then, or the caller failed and retries with the same keys).
+func (c *Controller) compute(key string, svc *corev1.Service) ([]openflow.Flow, []openflow.Group, HostPlan, error) {
+	slices, err := c.slices.EndpointSlices(svc.Namespace).List(labels.SelectorFromSet(labels.Set{discovery.LabelServiceName: svc.Name}))
+	if err != nil {
+		return nil, nil, HostPlan{}, err
+	}
+	plan := ComputePlan(svc, slices, c.cfg.NodeName)
+	keys := make([]lbKey, len(plan.LBs))
+	for i, p := range plan.LBs {
+		keys[i] = p.Key
+	}
+	ids, gone, err := c.ids.assign(key, keys)
+	if err != nil {
+		return nil, nil, HostPlan{}, err
+	}
+	c.ids.release(gone...)
+	lbs := make([]flows.LoadBalancer, 0, len(plan.LBs))
+	for i, p := range plan.LBs {
+		p.LB.ID = ids[i]
+		if err := c.cfg.Services.ValidateLoadBalancer(p.LB); err != nil {
+			return nil, nil, HostPlan{}, fmt.Errorf("service %s port %q: %w", key, p.Key.Port, err)
+		}
+		lbs = append(lbs, p.LB)
+	}
+	fl, groups := flows.ServiceFlows(c.cfg.Services, lbs)
+	return fl, groups, plan.Host, nil
+}
+
+func (c *Controller) serviceByKey(key string) (*corev1.Service, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := c.services.Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return svc, err
+}
+
+// setHost records a Service's host plan and kicks the host rule applier if it changed.
+func (c *Controller) setHost(key string, p HostPlan, present bool) {
+	old, had := c.hosts[key]
+	if !present {
+		delete(c.hosts, key)
+	} else {
+		c.hosts[key] = p
+	}
+	if had != present || !equalHostPlans(old, p) {
+		c.kickHost()
+	}
+}
+
+func equalHostPlans(a, b HostPlan) bool {
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+func (c *Controller) kickHost() {
+	select {
+	case c.hostKick <- struct{}{}:
+	default:
+	}
+}
+
+// applyHostRules applies the merged host state after every change, coalescing bursts; a failure
+// is retried after a second.
+func (c *Controller) applyHostRules(ctx context.Context) {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.hostKick:
+		case <-retry.C:
+		}
+		c.mu.Lock()
+		state := hostState(c.hosts)
+		c.mu.Unlock()
+		if err := c.host.Apply(ctx, state); err != nil {
+			c.log.WithError(err).Warn("service host rules; retrying")
+			retry.Reset(time.Second)
+		}
+	}
+}
+
+// Stats reports the number of Services with flows and their flows plus groups.
+func (c *Controller) Stats() (services, flowsAndGroups int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.flows {
+		if n > 0 {
+			services++
+			flowsAndGroups += n
+		}
+	}
+	return services, flowsAndGroups
+}
