@@ -118,6 +118,7 @@ func Default() Config {
 		NetworkName:    "switchyard",
 		APISocket:      "/var/run/switchyard/agent.sock",
 		StateDir:       "/var/lib/switchyard",
+		MetricsAddress: "127.0.0.1:9830",
 		LogFormat:      "text",
 		LogLevel:       "info",
 	}

@@ -119,7 +119,7 @@ func Get(t testing.TB) *Framework {
 	return current
 }
 
-// buildBinaries builds switchyard-agent, switchyard-cni and switchyard-lab into a temporary directory, with the
+// buildBinaries builds switchyard-agent, switchyard-cni, switchyard-lab and yardctl into a temporary directory, with the
 // install scripts beside them, as `make build` lays them out.
 func buildBinaries() (string, error) {
 	dir, err := os.MkdirTemp("", "sye2ebin")
@@ -130,7 +130,7 @@ func buildBinaries() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/switchyard-agent", "./cmd/switchyard-cni", "./cmd/switchyard-lab")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/switchyard-agent", "./cmd/switchyard-cni", "./cmd/switchyard-lab", "./cmd/yardctl")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building binaries: %v\n%s", err, out)

@@ -1,0 +1,98 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-net/switchyard/test/e2e/framework"
+	"github.com/switchyard-net/switchyard/test/lab/forward"
+)
+
+// yardctl on a node shows the flows of a pod under the pod's name, and the agent's metrics report flows per table,
+// local pods, CNI and programming latencies.
+func TestYardctlAndMetrics(t *testing.T) {
+	f := framework.Get(t)
+	ns := f.Namespace(t, "obs", nil)
+	p := f.CreatePod(t, ns, "observed", framework.PodSpec{Node: 1, TCP: []int32{80}})
+	yardctl := filepath.Join(f.Lab.Options.BinDir, "yardctl")
+	socket := filepath.Join(f.Lab.NodeDir(1), "run", "agent.sock")
+
+	out, err := exec.Command(yardctl, "--socket", socket, "flows", "--pod", ns+"/observed").CombinedOutput()
+	if err != nil {
+		t.Fatalf("yardctl flows: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Pod " + ns + "/observed/eth0@", "SpoofGuard", "nw_src=" + p.Status.PodIP, "L2ForwardingCalc"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("yardctl flows --pod lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "Pipeline node") {
+		t.Errorf("--pod shows flows of other owners:\n%s", out)
+	}
+	out, err = exec.Command(yardctl, "--socket", socket, "pods").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ns+"/observed") || !strings.Contains(string(out), p.Status.PodIP) {
+		t.Errorf("yardctl pods: %v\n%s", err, out)
+	}
+
+	metrics := scrape(t, f.NodeNetns(1), "127.0.0.1:9830")
+	checks := []struct {
+		name string
+		ok   func(float64) bool
+	}{
+		{`switchyard_flows{table="Classifier"}`, func(v float64) bool { return v > 0 }},
+		{`switchyard_ovsdb_connected`, func(v float64) bool { return v == 1 }},
+		{`switchyard_openflow_connected`, func(v float64) bool { return v == 1 }},
+		{`switchyard_agent_ready`, func(v float64) bool { return v == 1 }},
+		{`switchyard_local_pods`, func(v float64) bool { return v >= 1 }},
+		{`switchyard_cni_duration_seconds_count{op="add",result="ok"}`, func(v float64) bool { return v >= 1 }},
+		{`switchyard_programming_duration_seconds_count{kind="pod",result="ok"}`, func(v float64) bool { return v >= 1 }},
+		{`switchyard_reconcile_duration_seconds`, func(v float64) bool { return v > 0 }},
+	}
+	for _, c := range checks {
+		v, ok := metrics[c.name]
+		if !ok || !c.ok(v) {
+			t.Errorf("metric %s = %v (present %v)", c.name, v, ok)
+		}
+	}
+}
+
+// scrape reads the agent's /metrics from inside the node's namespace (it listens on the node's loopback only).
+func scrape(t *testing.T, netns, addr string) map[string]float64 {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, a string) (net.Conn, error) {
+			return forward.Dial(ctx, "/run/netns/"+netns, a)
+		}}}
+	resp, err := client.Get(fmt.Sprintf("http://%s/metrics", addr))
+	if err != nil {
+		t.Fatalf("scraping the agent: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
