@@ -216,6 +216,7 @@ func (a *Agent) start(ctx context.Context) error {
 	if err := cniconf.Write(a.cfg.CNIConfDir, a.cfg.CNIConfName, cniconf.New(a.cfg.NetworkName, a.cfg.APISocket)); err != nil {
 		return fmt.Errorf("writing the CNI conflist: %w", err)
 	}
+	go a.watchVswitchd(ctx, 250*time.Millisecond)
 	a.mu.Lock()
 	a.ready, a.notReady = true, ""
 	a.mu.Unlock()
