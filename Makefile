@@ -6,6 +6,8 @@
 #   make controlplane  build the lab's Kubernetes binaries into the cache (cold ~6 min, then seconds)
 #   make lint    gofmt + go vet
 #   make generate regenerate the OVSDB models from the committed schema
+#   make manifests regenerate build/yamls/switchyard.yaml and docs/install.md's configuration reference
+#   make image   build the container image (needs a Docker engine)
 
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
@@ -18,7 +20,7 @@ TEST_FLAGS ?= -count=1 -timeout 30m
 LAB_FLAGS ?=
 CP_BIN ?= $(or $(SWITCHYARD_CONTROLPLANE_BIN),$(or $(SWITCHYARD_CACHE),$(HOME)/.cache/switchyard)/controlplane/bin)
 
-.PHONY: all deps build controlplane test unit e2e lab lab-down lint generate clean
+.PHONY: all deps build controlplane test unit e2e lab lab-down lint generate manifests image clean
 
 all: build
 
@@ -60,6 +62,14 @@ lint:
 
 generate:
 	$(GO) generate ./ovs/ovsdb/...
+
+manifests:
+	$(GO) run ./build/yamls/gen
+
+IMAGE ?= ghcr.io/switchyard-net/switchyard:latest
+VERSION ?= dev
+image:
+	docker build -f build/images/Dockerfile -t $(IMAGE) --build-arg VERSION=$(VERSION) .
 
 clean:
 	rm -rf $(BIN)

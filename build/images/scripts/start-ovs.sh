@@ -10,6 +10,11 @@
 #   OVS_SYSCONFDIR  system-id etc.                          (default /etc)
 #   OVS_SCHEMA      schema to create/upgrade conf.db with   (default /usr/share/openvswitch/vswitch.ovsschema)
 #   OVS_SYSTEM_ID   external_ids:system-id                  (default: the hostname)
+#   OVS_DATAPATH    system: load the openvswitch kernel module (SYS_MODULE and /lib/modules needed unless it is
+#                   already loaded); netdev: the userspace datapath, no module (needs /dev/net/tun). Default: the
+#                   datapathType of SWITCHYARD_AGENT_CONFIG (the agent's file; "system" if it has none), and when
+#                   that is unset too (the lab), nothing is checked or loaded.
+#   OVS_LOG_MAX_BYTES  foreground only: a log file larger than this is rotated to .1 (default 104857600)
 #
 # Hitless restarts: if the database already has bridges (OVS is restarting on a node that has pods), ovs-vswitchd
 # starts with other_config:flow-restore-wait=true, so it keeps the kernel datapath's flows and does not forward
@@ -33,6 +38,35 @@ sock=$OVS_RUNDIR/db.sock
 mkdir -p "$OVS_RUNDIR" "$OVS_DBDIR" "$OVS_LOGDIR"
 
 log() { echo "start-ovs: $*" >&2; }
+
+# config_value KEY FILE: a top-level scalar of the agent's YAML file ("key: value" or "key: \"value\"").
+config_value() {
+  sed -n "s/^$1:[[:space:]]*[\"']\{0,1\}\([^\"'#[:space:]]*\).*/\1/p" "$2" | tail -n 1
+}
+
+datapath=${OVS_DATAPATH:-}
+if [ -z "$datapath" ] && [ -n "${SWITCHYARD_AGENT_CONFIG:-}" ]; then
+  [ -r "$SWITCHYARD_AGENT_CONFIG" ] || { log "cannot read the agent configuration $SWITCHYARD_AGENT_CONFIG"; exit 1; }
+  datapath=$(config_value datapathType "$SWITCHYARD_AGENT_CONFIG")
+  datapath=${datapath:-system}
+fi
+case "$datapath" in
+  system)
+    if [ ! -d /sys/module/openvswitch ]; then
+      log "loading the openvswitch kernel module (datapath system)"
+      if ! modprobe openvswitch; then
+        log "the system datapath needs the openvswitch kernel module; install it on the node or set datapathType: netdev"
+        exit 1
+      fi
+    fi ;;
+  netdev)
+    if [ ! -c /dev/net/tun ]; then
+      log "the netdev datapath needs /dev/net/tun (its bridge and internal ports are tap devices)"
+      exit 1
+    fi ;;
+  "") ;;
+  *) log "unknown datapath \"$datapath\" (system or netdev)"; exit 2 ;;
+esac
 
 if [ ! -s "$db" ]; then
   log "creating $db"
@@ -69,7 +103,18 @@ stop() {
   exit 0
 }
 trap stop TERM INT
+max_log=${OVS_LOG_MAX_BYTES:-104857600}
+rotate_logs() {
+  for d in ovsdb-server ovs-vswitchd; do
+    f=$OVS_LOGDIR/$d.log
+    if [ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -gt "$max_log" ]; then
+      mv -f "$f" "$f.1"
+      ovs-appctl -t "$OVS_RUNDIR/$d.ctl" vlog/reopen >/dev/null 2>&1 || true
+    fi
+  done
+}
 while kill -0 "$(cat "$OVS_RUNDIR/ovsdb-server.pid")" 2>/dev/null && kill -0 "$(cat "$OVS_RUNDIR/ovs-vswitchd.pid")" 2>/dev/null; do
+  rotate_logs
   sleep 2 &
   wait $! || true
 done

@@ -76,7 +76,6 @@ func run(m *testing.M, o LabOptions) int {
 		fmt.Println(err)
 		return 1
 	}
-	defer os.RemoveAll(bin)
 	o.BinDir = bin
 	o.Name = "e" + randHex(2)
 	o.StateDir = filepath.Join(os.TempDir(), "switchyard-e2e-"+o.Name)
@@ -86,13 +85,15 @@ func run(m *testing.M, o LabOptions) int {
 	cancel()
 	if err != nil {
 		fmt.Printf("lab up: %v\n", err)
+		os.RemoveAll(bin)
 		return 1
 	}
 	code := runWith(m, l)
-	if os.Getenv("SWITCHYARD_KEEP_LAB") == "1" {
-		fmt.Printf("lab kept: SWITCHYARD_LAB=%s (remove with: switchyard-lab --state %s down)\n", o.StateDir, o.StateDir)
+	if os.Getenv("SWITCHYARD_KEEP_LAB") == "1" { // the binaries stay too: the lab's processes run them
+		fmt.Printf("lab kept: SWITCHYARD_LAB=%s (remove with: %s/switchyard-lab --state %s down)\n", o.StateDir, bin, o.StateDir)
 		return code
 	}
+	defer os.RemoveAll(bin)
 	if err := l.Down(context.Background(), say); err != nil {
 		fmt.Printf("lab down: %v\n", err)
 		return 1
