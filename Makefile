@@ -20,7 +20,7 @@ TEST_FLAGS ?= -count=1 -timeout 30m
 LAB_FLAGS ?=
 CP_BIN ?= $(or $(SWITCHYARD_CONTROLPLANE_BIN),$(or $(SWITCHYARD_CACHE),$(HOME)/.cache/switchyard)/controlplane/bin)
 
-.PHONY: all deps build controlplane test unit e2e lab lab-down lint generate manifests image clean
+.PHONY: all deps build controlplane test unit fuzz e2e lab lab-down lint generate manifests image clean
 
 all: build
 
@@ -37,10 +37,20 @@ build:
 controlplane:
 	@bash test/controlplane/build.sh $(CP_BIN)
 
-# Unit and integration packages first (in parallel), then the e2e packages one at a time: each brings up its own lab.
+# Unit and integration packages first (in parallel), then bounded fuzzing, then the e2e packages one at a time:
+# each brings up its own lab.
 test: deps lint build controlplane
 	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v /test/e2e/)
+	$(MAKE) fuzz
 	$(MAKE) e2e
+
+# Every fuzz target for FUZZTIME each (go test runs their seed corpora in every plain test run too).
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./cni/config:FuzzParse$$ ./cni/config:FuzzParseEnv ./policy:FuzzPolicyEvaluate
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run XXX -fuzz "^$$name" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; done
 
 e2e: build controlplane
 	SWITCHYARD_CONTROLPLANE_BIN=$(CP_BIN) $(GO) test $(TEST_FLAGS) -p 1 ./test/e2e/...

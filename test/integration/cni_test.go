@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,10 @@ func TestTwoPodsTalk(t *testing.T) {
 		if err := ping(c.from, c.to, 3); err != nil {
 			t.Error(err)
 		}
+	}
+	// The agent's API is root only: the socket 0600 in a 0700 directory.
+	if st, err := os.Stat(n.apiSocket()); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("API socket mode %v (%v), want 0600", st.Mode().Perm(), err)
 	}
 	for _, dir := range [][2]*pod{{a, b}, {b, a}} {
 		if err := tcpTransfer(dir[0], dir[1], 8<<20); err != nil {

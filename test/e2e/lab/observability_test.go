@@ -44,6 +44,11 @@ func TestYardctlAndMetrics(t *testing.T) {
 		t.Errorf("yardctl pods: %v\n%s", err, out)
 	}
 
+	// The metrics and health endpoints listen on the node's loopback: pods cannot reach them.
+	node := f.Lab.Plan.NodeIP(1).String()
+	if _, out := f.Probe(t, f.Netns(t, p), node, 9830, "tcp", time.Second); out == framework.Connected {
+		t.Errorf("a pod reached the agent's metrics at %s:9830", node)
+	}
 	metrics := scrape(t, f.NodeNetns(1), "127.0.0.1:9830")
 	checks := []struct {
 		name string
