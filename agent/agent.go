@@ -23,6 +23,7 @@ import (
 	"github.com/switchyard-net/switchyard/agent/gateway"
 	"github.com/switchyard-net/switchyard/agent/ipam"
 	"github.com/switchyard-net/switchyard/agent/metrics"
+	"github.com/switchyard-net/switchyard/agent/networkpolicy"
 	"github.com/switchyard-net/switchyard/agent/nodeinfo"
 	"github.com/switchyard-net/switchyard/agent/noderoute"
 	"github.com/switchyard-net/switchyard/agent/pods"
@@ -48,10 +49,11 @@ type Agent struct {
 	pods  *pods.Manager
 	node  flows.NodeConfig
 
-	kube      kubernetes.Interface  // nil in standalone use (podCIDR configured, no kubeconfig)
-	transport *transport.Interface  // nil if there is none (standalone use without a route)
-	peers     *noderoute.Controller // nil in standalone use
-	proxy     *proxy.Controller     // nil in standalone use
+	kube      kubernetes.Interface      // nil in standalone use (podCIDR configured, no kubeconfig)
+	transport *transport.Interface      // nil if there is none (standalone use without a route)
+	peers     *noderoute.Controller     // nil in standalone use
+	proxy     *proxy.Controller         // nil in standalone use
+	policies  *networkpolicy.Controller // nil in standalone use
 	snat      *snat.Masquerade
 
 	metrics *metrics.Metrics
@@ -195,6 +197,10 @@ func (a *Agent) start(ctx context.Context) error {
 	if err := a.stageServices(ctx); err != nil {
 		return err
 	}
+	a.setNotReady("staging NetworkPolicy flows")
+	if err := a.stagePolicies(ctx); err != nil {
+		return err
+	}
 	a.setNotReady("reconciling flows")
 	tr := time.Now()
 	if err := a.store.Reconcile(ctx); err != nil {
@@ -207,6 +213,9 @@ func (a *Agent) start(ctx context.Context) error {
 		"reconcile": time.Since(tr).Round(time.Millisecond)}).Info("flows reconciled")
 	a.metrics.SetReconcile(time.Since(tr))
 	if err := a.runServices(ctx); err != nil {
+		return err
+	}
+	if err := a.runPolicies(ctx); err != nil {
 		return err
 	}
 	if err := a.runCrossNode(ctx); err != nil {

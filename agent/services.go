@@ -31,7 +31,7 @@ func (a *Agent) stageServices(ctx context.Context) error {
 		return err
 	}
 	p, err := proxy.New(proxy.Config{NodeName: a.cfg.NodeName, Services: cfg}, a.kube, a.store,
-		&proxy.NFT{Gateway: a.cfg.GatewayName}, a.log.WithField("component", "proxy"))
+		&proxy.Host{NFT: &proxy.NFT{Gateway: a.cfg.GatewayName}, Routes: &proxy.ExternalRoutes{Gateway: a.cfg.GatewayName}}, a.log.WithField("component", "proxy"))
 	if err != nil {
 		return err
 	}
@@ -69,6 +69,13 @@ func serviceRoutes(gwName string, gwMAC net.HardwareAddr, serviceCIDR string) er
 	_, svc, err := net.ParseCIDR(serviceCIDR)
 	if err != nil {
 		return fmt.Errorf("service routes: serviceCIDR %q: %w", serviceCIDR, err)
+	}
+	// The virtual next hop itself: replies to connections SNATed to it that the host un-masquerades
+	// (endpoints reached through the host) go back into the gateway.
+	next := &netlink.Route{LinkIndex: gw.Attrs().Index, Dst: &net.IPNet{IP: flows.VirtualServiceIP, Mask: net.CIDRMask(32, 32)},
+		Scope: netlink.SCOPE_LINK}
+	if err := netlink.RouteReplace(next); err != nil {
+		return fmt.Errorf("service routes: %s dev %s: %w", flows.VirtualServiceIP, gwName, err)
 	}
 	nodePort := &net.IPNet{IP: flows.VirtualNodePortIP, Mask: net.CIDRMask(32, 32)}
 	for _, dst := range []*net.IPNet{svc, nodePort} {

@@ -34,7 +34,7 @@ type matchTerm struct {
 // fieldOrder is the order in which ovs-ofctl prints match fields. Matches are written in this
 // order so that a desired flow's Match is exactly the text dump-flows returns for it.
 var fieldOrder = []string{
-	"ct_state", "ct_mark", "ct_label", "protocol",
+	"conj_id", "ct_state", "ct_mark", "ct_label", "protocol",
 	"reg0", "reg1", "reg2", "reg3", "reg4", "reg5", "reg6", "reg7",
 	"reg8", "reg9", "reg10", "reg11", "reg12", "reg13", "reg14", "reg15",
 	"in_port", "dl_src", "dl_dst", "nw_src", "arp_spa", "nw_dst", "arp_tpa", "arp_op", "arp_sha",

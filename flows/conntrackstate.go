@@ -2,10 +2,11 @@ package flows
 
 import "github.com/switchyard-net/switchyard/ovs/openflow"
 
-// ConntrackState (table 31): drop what conntrack considers invalid; the rest is forwarded.
+// ConntrackState (table 31): drop what conntrack considers invalid; the rest goes to EgressRule
+// (through the Service tables for new connections, when there are Services).
 
 func conntrackStateDefault() openflow.Flow {
-	return NewFlow(ConntrackState, priorityDefault).Then().Goto(L3Forwarding)
+	return NewFlow(ConntrackState, priorityDefault).Then().Goto(EgressRule)
 }
 
 func conntrackStateInvalid() openflow.Flow {

@@ -134,6 +134,7 @@ func PipelineFlows(cfg NodeConfig) []openflow.Flow {
 		spoofGuardDefault(),
 	}
 	flows = append(flows, spoofGuardGateway(cfg.GatewayOFPort)...)
+	flows = append(flows, policyPipelineFlows(cfg)...)
 	return append(flows,
 		arpResponderDefault(),
 		arpReply(cfg.GatewayIP, cfg.GatewayMAC),

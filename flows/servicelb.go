@@ -21,8 +21,9 @@ import (
 // ServiceTables are the tables of Service load balancing.
 var ServiceTables = []Table{SessionAffinity, ServiceLB, EndpointDNAT}
 
-// serviceNextTable is where a DNATed connection resumes: the table after the Service tables.
-var serviceNextTable = L3Forwarding
+// serviceNextTable is where a DNATed connection resumes: the table after the Service tables, so
+// that NetworkPolicy egress judges the endpoint.
+var serviceNextTable = EgressRule
 
 // DefaultSNATCTZone is the conntrack zone of the SNAT of Service connections; it is separate from
 // the pod network's zone because one zone can hold only one NAT per connection.
@@ -64,6 +65,8 @@ const (
 	prioritySNATToHost      uint16 = 215
 	prioritySNATFromHost    uint16 = 216
 	priorityHairpinSNAT     uint16 = 220
+	priorityNodePortReply   uint16 = 210 // L3Forwarding: above the pod and peer routes
+	priorityUnSNATReply     uint16 = 190 // L3Forwarding: below the local pod routes
 )
 
 // ServiceConfig is what the Service flows need to know about the node.
@@ -155,26 +158,51 @@ func ServicePipelineFlows(cfg ServiceConfig) []openflow.Flow {
 	for _, p := range []Protocol{TCP, UDP, SCTP} {
 		flows = append(flows, unSNAT(cfg, NewFlow(Conntrack, priorityUnSNAT).IPv4Dst(gw.GatewayIP).L4(p).L4DstMasked(SNATPortMin, snatPortMask)))
 	}
-	return append(flows,
-		// ConntrackState: only new connections can be load-balanced.
-		NewFlow(ConntrackState, priorityServiceDispatch).IP().CtState("+new+trk").Then().Goto(SessionAffinity),
-		NewFlow(SessionAffinity, priorityDefault).Then().Load(EndpointToSelect).Goto(ServiceLB),
+	flows = append(flows,
+		// ConntrackState: only new connections can be load-balanced. SessionAffinity is a
+		// resubmit, not a goto: its learned flows can only load registers (learn cannot write a
+		// goto_table), so ServiceLB must run after it whichever flow matched.
+		NewFlow(ConntrackState, priorityServiceDispatch).IP().CtState("+new+trk").
+			Then().Resubmit(SessionAffinity).Resubmit(ServiceLB).Done(),
+		NewFlow(SessionAffinity, priorityDefault).Then().Load(EndpointToSelect).Done(),
 		NewFlow(ServiceLB, priorityDefault).Then().Goto(serviceNextTable),
 		NewFlow(EndpointDNAT, priorityDefault).Then().Drop(),
+		// L3Forwarding: the reply of a NodePort connection, un-DNATed to VirtualNodePortIP, goes to
+		// the host, whose conntrack un-DNATs it to the node address (even when the client is a pod).
+		NewFlow(L3Forwarding, priorityNodePortReply).IP().IPv4Src(VirtualNodePortIP).
+			Then().SetEthDst(gw.GatewayMAC).Goto(L2ForwardingCalc),
+		// A reply that a tunnel brought to the gateway IP (SNAT) and that is un-NATed to an address
+		// outside the pod network (an external client) goes to the host, which routes it.
+		NewFlow(L3Forwarding, priorityUnSNATReply).IP().Reg(UnSNATDone).EthDst(VirtualMAC).
+			Then().SetEthDst(gw.GatewayMAC).Goto(L2ForwardingCalc),
+		// Output: a Service packet from the host back to the host leaves through the gateway it
+		// came in on: a connection to an endpoint the host reaches (a peer without tunnel, a
+		// host-network endpoint) and its reply once un-NATed (SNAT to VirtualServiceIP,
+		// un-masqueraded by the host).
+		NewFlow(Output, priorityHigh).CtMark(ServiceCTMark).Reg(OutputReady).RegValue(TargetOFPortField, gw.GatewayOFPort).
+			InPort(gw.GatewayOFPort).Then().OutputInPort().Done(),
 		// ConntrackCommit: a Service connection is committed already; SNAT it if it must be.
 		NewFlow(ConntrackCommit, priorityNormal+10).IP().CtState("+new+trk").CtMark(ServiceCTMark).Then().Goto(Output),
-		snat(cfg, NewFlow(ConntrackCommit, priorityHairpinSNAT).CtMark(HairpinCTMark).Reg(OutputReady), HairpinIP, 0, 0),
-		snat(cfg, NewFlow(ConntrackCommit, prioritySNATFromHost).CtMark(ServiceCTMark).Reg(FromGateway).
-			RegValue(TargetOFPortField, gw.GatewayOFPort), VirtualServiceIP, 0, 0),
-		snat(cfg, NewFlow(ConntrackCommit, prioritySNATToHost).CtMark(SNATCTMark).
-			RegValue(TargetOFPortField, gw.GatewayOFPort), VirtualServiceIP, 0, 0),
-		snat(cfg, NewFlow(ConntrackCommit, prioritySNATGatewayIP).CtMark(SNATCTMark).Reg(OutputReady), gw.GatewayIP, SNATPortMin, SNATPortMax),
-		// The host's own Service connections (source: the gateway IP) get a source port in the
-		// SNAT range, so that a remote endpoint's reply, which comes back through the tunnel to
-		// the gateway IP, is un-SNATed and un-DNATed instead of skipping conntrack.
-		snat(cfg, NewFlow(ConntrackCommit, prioritySNATHostPorts).CtMark(ServiceCTMark).Reg(FromGateway).IPv4Src(gw.GatewayIP),
-			gw.GatewayIP, SNATPortMin, SNATPortMax),
 	)
+	flows = append(flows, snat(cfg, func() *MatchBuilder {
+		return NewFlow(ConntrackCommit, priorityHairpinSNAT).CtMark(HairpinCTMark).Reg(OutputReady)
+	}, HairpinIP, 0, 0)...)
+	flows = append(flows, snat(cfg, func() *MatchBuilder {
+		return NewFlow(ConntrackCommit, prioritySNATFromHost).CtMark(ServiceCTMark).Reg(FromGateway).
+			RegValue(TargetOFPortField, gw.GatewayOFPort)
+	}, VirtualServiceIP, 0, 0)...)
+	flows = append(flows, snat(cfg, func() *MatchBuilder {
+		return NewFlow(ConntrackCommit, prioritySNATToHost).CtMark(SNATCTMark).RegValue(TargetOFPortField, gw.GatewayOFPort)
+	}, VirtualServiceIP, 0, 0)...)
+	flows = append(flows, snat(cfg, func() *MatchBuilder {
+		return NewFlow(ConntrackCommit, prioritySNATGatewayIP).CtMark(SNATCTMark).Reg(OutputReady)
+	}, gw.GatewayIP, SNATPortMin, SNATPortMax)...)
+	// The host's own Service connections (source: the gateway IP) get a source port in the
+	// SNAT range, so that a remote endpoint's reply, which comes back through the tunnel to
+	// the gateway IP, is un-SNATed and un-DNATed instead of skipping conntrack.
+	return append(flows, snat(cfg, func() *MatchBuilder {
+		return NewFlow(ConntrackCommit, prioritySNATHostPorts).CtMark(ServiceCTMark).Reg(FromGateway).IPv4Src(gw.GatewayIP)
+	}, gw.GatewayIP, SNATPortMin, SNATPortMax)...)
 }
 
 // unSNAT un-SNATs a reply in the SNAT zone and runs Conntrack again, where UnSNATDone sends it
@@ -184,11 +212,19 @@ func unSNAT(cfg ServiceConfig, m *MatchBuilder) openflow.Flow {
 }
 
 // snat commits a new, marked connection that is ready for output in the SNAT zone with a new
-// source, and outputs it. The match says "ready for output" with OutputReady, or with
-// TargetOFPort (set only together with it; two fields of reg0 would not print as one match).
-func snat(cfg ServiceConfig, m *MatchBuilder, src net.IP, minPort, maxPort uint16) openflow.Flow {
-	return m.IP().CtState("+new+trk").
-		Then().CT(CTCommit(), CTTable(Output), CTZone(cfg.SNATZone), CTSNAT(src, minPort, maxPort), CTExec(ServiceCTMark.Set())).Done()
+// source, and outputs it; the later packets of the connection in the original direction go
+// through the SNAT zone's ct(nat) too, which applies the same SNAT (without it only the first
+// packet would be SNATed: a hairpin TCP connection's ACK would reach the endpoint from its own
+// address and be reset). Replies are un-SNATed in Conntrack. match returns a fresh match (it is
+// called twice) that says "ready for output" with OutputReady, or with TargetOFPort (set only
+// together with it; two fields of reg0 would not print as one match).
+func snat(cfg ServiceConfig, match func() *MatchBuilder, src net.IP, minPort, maxPort uint16) []openflow.Flow {
+	return []openflow.Flow{
+		match().IP().CtState("+new+trk").
+			Then().CT(CTCommit(), CTTable(Output), CTZone(cfg.SNATZone), CTSNAT(src, minPort, maxPort), CTExec(ServiceCTMark.Set())).Done(),
+		match().IP().CtState("-new-rpl+trk").
+			Then().CT(CTTable(Output), CTZone(cfg.SNATZone), CTNAT()).Done(),
+	}
 }
 
 // ServiceFlows returns the flows and groups of load balancers (normally those of one Service).
@@ -223,7 +259,9 @@ func serviceGroup(lb LoadBalancer) openflow.Group {
 	if lb.AffinityTimeout > 0 {
 		next = ServiceLB
 	}
-	g := openflow.Group{ID: lb.ID, Type: openflow.GroupSelect}
+	// dp_hash with its default algorithm hashes the 5-tuple: without a selection method OVS hashes
+	// symmetrically and leaves out UDP ports, so all of a client's UDP flows chose one endpoint.
+	g := openflow.Group{ID: lb.ID, Type: openflow.GroupSelect, SelectionMethod: "dp_hash"}
 	for i, ep := range lb.Endpoints {
 		g.Buckets = append(g.Buckets, openflow.Bucket{ID: uint32(i), Weight: 100, Actions: Bucket().
 			LoadValue(EndpointIPField, ipv4Value(ep.IP)).LoadValue(EndpointPortField, uint32(ep.Port)).

@@ -22,8 +22,8 @@ type Table struct {
 // String returns the table's name.
 func (t Table) String() string { return t.Name }
 
-// The pipeline's tables. Gaps in the ids are left for later features (45 EgressRule,
-// 70 IngressRule); adding a table is one more line here.
+// The pipeline's tables. Gaps in the ids are left for later features; adding a table is one
+// more line here.
 var (
 	Classifier       = declareTable(0, "Classifier", "Marks the kind of the ingress port (pod, gateway, tunnel) and sends the packet on; drops packets from unknown ports.")
 	SpoofGuard       = declareTable(10, "SpoofGuard", "Lets a pod send only with its own MAC and IP (ARP included); the gateway may send any IP or ARP.")
@@ -33,8 +33,10 @@ var (
 	SessionAffinity  = declareTable(35, "SessionAffinity", "Remembers the endpoint of a Service client (sessionAffinity ClientIP): learned flows load it; the rest must select one.")
 	ServiceLB        = declareTable(40, "ServiceLB", "Matches a new connection to a Service entry point (virtual IP, protocol, port) and selects an endpoint with the Service's select group.")
 	EndpointDNAT     = declareTable(41, "EndpointDNAT", "Commits a new Service connection with DNAT to the selected endpoint and marks it (service, hairpin, SNAT) in ct_mark.")
+	EgressRule       = declareTable(45, "EgressRule", "NetworkPolicy egress, enforced at the source pod after Service DNAT: allowed new connections go on, isolated pods' other new connections are dropped.")
 	L3Forwarding     = declareTable(50, "L3Forwarding", "Routes packets addressed to the gateway MAC for a local pod: rewrites the MACs and decrements the TTL.")
 	L2ForwardingCalc = declareTable(60, "L2ForwardingCalc", "Looks up the output port by destination MAC and marks the packet ready for output.")
+	IngressRule      = declareTable(70, "IngressRule", "NetworkPolicy ingress, enforced at the destination pod's node once the output port is known: allowed new connections go on, the rest to isolated pods is dropped.")
 	ConntrackCommit  = declareTable(80, "ConntrackCommit", "Commits new connections that will be output to conntrack.")
 	Output           = declareTable(90, "Output", "Outputs ready packets to the target port (IN_PORT for hairpin); drops the rest.")
 )

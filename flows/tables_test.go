@@ -13,8 +13,8 @@ func TestTablesInOrderWithFixedIDs(t *testing.T) {
 		name string
 	}{
 		{0, "Classifier"}, {10, "SpoofGuard"}, {20, "ARPResponder"}, {30, "Conntrack"},
-		{31, "ConntrackState"}, {35, "SessionAffinity"}, {40, "ServiceLB"}, {41, "EndpointDNAT"}, {50, "L3Forwarding"}, {60, "L2ForwardingCalc"},
-		{80, "ConntrackCommit"}, {90, "Output"},
+		{31, "ConntrackState"}, {35, "SessionAffinity"}, {40, "ServiceLB"}, {41, "EndpointDNAT"}, {45, "EgressRule"}, {50, "L3Forwarding"}, {60, "L2ForwardingCalc"},
+		{70, "IngressRule"}, {80, "ConntrackCommit"}, {90, "Output"},
 	}
 	got := Tables()
 	if len(got) != len(want) {
@@ -31,8 +31,8 @@ func TestTablesInOrderWithFixedIDs(t *testing.T) {
 			t.Errorf("TableByName(%q) = %v, %v", w.name, byName, ok)
 		}
 	}
-	if _, ok := TableByID(45); ok {
-		t.Errorf("TableByID(45) found a table that is not declared")
+	if _, ok := TableByID(46); ok {
+		t.Errorf("TableByID(46) found a table that is not declared")
 	}
 }
 

@@ -3,6 +3,7 @@ package policy
 import (
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // Group returns a group with its current members, and false if no group has that ID (any more).
@@ -94,5 +95,21 @@ func (s *Store) PolicyKeys() []PolicyKey {
 		}
 		return 0
 	})
+	return keys
+}
+
+// Isolators lists the policies that isolate the pod address ip in direction d (their podSelector selects it and
+// their policyTypes include d), sorted: the policies a denied connection of that pod is attributed to.
+func (s *Store) Isolators(ip netip.Addr, d Direction) []PolicyKey {
+	ip = ip.Unmap()
+	s.mu.RLock()
+	var keys []PolicyKey
+	for k, rec := range s.policies {
+		if rec.appliedTo != nil && rec.plan.types[d] && rec.appliedTo.has(ip, 0) {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(keys, func(a, b PolicyKey) int { return strings.Compare(a.String(), b.String()) })
 	return keys
 }

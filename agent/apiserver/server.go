@@ -30,6 +30,8 @@ type Backend interface {
 	Status() api.Status
 	Pods() []api.Attachment
 	Flows(ctx context.Context) (*api.FlowList, error)
+	Trace(ctx context.Context, req api.TraceRequest) (*api.TraceResult, error)
+	Nodes() (*api.NodeList, error)
 }
 
 // Server is the local API server.
@@ -72,6 +74,15 @@ func Listen(path string, b Backend, log logrus.FieldLogger) (*Server, error) {
 			return
 		}
 		writeJSON(w, http.StatusOK, fl)
+	})
+	mux.HandleFunc("GET "+api.PathTrace, s.trace)
+	mux.HandleFunc("GET "+api.PathNodes, func(w http.ResponseWriter, _ *http.Request) {
+		nl, err := b.Nodes()
+		if err != nil {
+			writeErr(w, cnitypes.NewError(cnitypes.ErrTryAgainLater, err.Error(), ""))
+			return
+		}
+		writeJSON(w, http.StatusOK, nl)
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
@@ -135,6 +146,25 @@ func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.GCResponse{Removed: removed})
+}
+
+// trace answers GET PathTrace: a bad query is a decoding error, a failed trace an internal one.
+func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
+	req, err := api.ParseTraceRequest(r.URL.Query())
+	if err != nil {
+		writeErr(w, cnitypes.NewError(cnitypes.ErrDecodingFailure, "trace request: "+err.Error(), ""))
+		return
+	}
+	if ok, why := s.b.Ready(); !ok {
+		writeErr(w, cnitypes.NewError(cnitypes.ErrTryAgainLater, "switchyard-agent is not ready: "+why, ""))
+		return
+	}
+	res, err := s.b.Trace(r.Context(), req)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 func writeErr(w http.ResponseWriter, err error) {

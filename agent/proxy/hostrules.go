@@ -3,10 +3,15 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"sort"
 	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/switchyard-net/switchyard/flows"
 )
@@ -19,13 +24,17 @@ type HostState struct {
 	Reject          []HostEntry
 	RejectNodePorts []NodePort
 	NodePorts       []NodePort
+	ExternalIPs     []string
 }
 
 // hostState merges plans, sorted and without duplicates.
 func hostState(plans map[string]HostPlan) HostState {
 	var s HostState
-	reject, rejectNP, np := map[HostEntry]bool{}, map[NodePort]bool{}, map[NodePort]bool{}
+	reject, rejectNP, np, ext := map[HostEntry]bool{}, map[NodePort]bool{}, map[NodePort]bool{}, map[string]bool{}
 	for _, p := range plans {
+		for _, ip := range p.ExternalIPs {
+			ext[ip] = true
+		}
 		for _, e := range p.Reject {
 			reject[e] = true
 		}
@@ -47,6 +56,10 @@ func hostState(plans map[string]HostPlan) HostState {
 			s.NodePorts = append(s.NodePorts, n)
 		}
 	}
+	for ip := range ext {
+		s.ExternalIPs = append(s.ExternalIPs, ip)
+	}
+	sort.Strings(s.ExternalIPs)
 	sort.Slice(s.Reject, func(i, j int) bool { return s.Reject[i].text() < s.Reject[j].text() })
 	sortNodePorts(s.RejectNodePorts)
 	sortNodePorts(s.NodePorts)
@@ -173,4 +186,66 @@ func (n *NFT) Apply(ctx context.Context, s HostState) error {
 		return fmt.Errorf("applying the Service host rules (nft table %s): %w: %s", table, err, strings.TrimSpace(out.String()))
 	}
 	return nil
+}
+
+// Host is the production HostRules: the nftables table and the routes of the external addresses.
+type Host struct {
+	NFT    *NFT
+	Routes *ExternalRoutes
+}
+
+// Apply applies both; a failure of one does not keep the other from being applied.
+func (h *Host) Apply(ctx context.Context, s HostState) error {
+	return errors.Join(h.NFT.Apply(ctx, s), h.Routes.Apply(ctx, s))
+}
+
+// ExternalRouteProtocol marks the host routes of external addresses (`proto 95` in `ip route`); the
+// node routes' protocol (94) is pruned by their own controller.
+const ExternalRouteProtocol = 95
+
+// ExternalRoutes keeps one host route per external address (externalIPs, load balancer ingress
+// IPs) into the gateway, through flows.VirtualServiceIP as the Service CIDR's route does, so that
+// traffic from other hosts to these addresses reaches OVS.
+type ExternalRoutes struct {
+	Gateway string // the gateway interface
+}
+
+// Apply adds the missing routes and deletes those of addresses no Service has any more.
+func (r *ExternalRoutes) Apply(_ context.Context, s HostState) error {
+	gw, err := netlink.LinkByName(r.Gateway)
+	if err != nil {
+		return fmt.Errorf("external address routes: gateway %s: %w", r.Gateway, err)
+	}
+	existing, err := netlink.RouteListFiltered(netlink.FAMILY_V4,
+		&netlink.Route{Protocol: ExternalRouteProtocol, Table: unix.RT_TABLE_MAIN},
+		netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return fmt.Errorf("external address routes: listing: %w", err)
+	}
+	want := map[string]bool{}
+	var errs []error
+	for _, text := range s.ExternalIPs {
+		ip := net.ParseIP(text).To4()
+		if ip == nil {
+			continue
+		}
+		want[ip.String()] = true
+		route := &netlink.Route{LinkIndex: gw.Attrs().Index, Dst: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)},
+			Gw: flows.VirtualServiceIP, Flags: int(netlink.FLAG_ONLINK), Protocol: ExternalRouteProtocol, Table: unix.RT_TABLE_MAIN}
+		if err := netlink.RouteReplace(route); err != nil {
+			errs = append(errs, fmt.Errorf("external address route %s via %s dev %s: %w", ip, flows.VirtualServiceIP, r.Gateway, err))
+		}
+	}
+	for _, rt := range existing {
+		if rt.Dst == nil || want[rt.Dst.IP.String()] {
+			continue
+		}
+		if ones, _ := rt.Dst.Mask.Size(); ones != 32 {
+			continue
+		}
+		if err := netlink.RouteDel(&rt); err != nil {
+			errs = append(errs, fmt.Errorf("deleting external address route %s: %w", rt.Dst, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -58,6 +58,9 @@ type HostPlan struct {
 	RejectNodePorts []NodePort
 	// NodePorts are redirected to flows.VirtualNodePortIP, into OVS.
 	NodePorts []NodePort
+	// ExternalIPs are the externalIPs and load balancer ingress IPs: the host routes them into the
+	// gateway (with or without endpoints: without, the forward hook rejects them).
+	ExternalIPs []string
 }
 
 // Plan is what one Service needs: its load balancers and its host rules.
@@ -69,12 +72,16 @@ type Plan struct {
 // Ignored says why this proxy does not serve svc ("" if it does): another proxy serves it, it is
 // headless or an ExternalName.
 func Ignored(svc *corev1.Service) string {
+	// Both labels count by their presence, as kube-proxy's label selectors do (the headless
+	// label's value is normally empty).
+	proxyName, otherProxy := svc.Labels[LabelServiceProxyName]
+	_, headlessLabel := svc.Labels[corev1.IsHeadlessService]
 	switch {
-	case svc.Labels[LabelServiceProxyName] != "":
-		return "served by proxy " + svc.Labels[LabelServiceProxyName]
+	case otherProxy:
+		return "served by proxy " + proxyName
 	case svc.Spec.Type == corev1.ServiceTypeExternalName:
 		return "ExternalName"
-	case svc.Spec.ClusterIP == corev1.ClusterIPNone || svc.Labels[corev1.IsHeadlessService] != "":
+	case svc.Spec.ClusterIP == corev1.ClusterIPNone || headlessLabel:
 		return "headless"
 	}
 	return ""
@@ -124,6 +131,9 @@ func ComputePlan(svc *corev1.Service, eps []*discovery.EndpointSlice, node strin
 			internalEntries = append(internalEntries, flows.ServiceEntry{IP: ip, Port: uint16(port.Port)})
 		}
 		for _, ip := range externalAddresses(svc) {
+			if !slices.Contains(plan.Host.ExternalIPs, ip.String()) {
+				plan.Host.ExternalIPs = append(plan.Host.ExternalIPs, ip.String())
+			}
 			externalEntries = append(externalEntries, flows.ServiceEntry{IP: ip, Port: uint16(port.Port), NeedSNAT: !externalLocal})
 		}
 		hasNodePort := port.NodePort > 0 && port.NodePort <= 65535 &&

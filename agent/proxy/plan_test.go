@@ -38,8 +38,12 @@ func describe(p Plan) string {
 		lines = append(lines, fmt.Sprintf("%s/%s%s affinity=%d [%s] -> [%s]", lb.Key.Port, lb.Key.Protocol, ext,
 			lb.LB.AffinityTimeout, strings.Join(entries, " "), strings.Join(eps, " ")))
 	}
-	if h := p.Host; len(h.Reject)+len(h.RejectNodePorts)+len(h.NodePorts) > 0 {
-		lines = append(lines, fmt.Sprintf("host reject=%v rejectNodePorts=%v nodePorts=%v", h.Reject, h.RejectNodePorts, h.NodePorts))
+	if h := p.Host; len(h.Reject)+len(h.RejectNodePorts)+len(h.NodePorts)+len(h.ExternalIPs) > 0 {
+		line := fmt.Sprintf("host reject=%v rejectNodePorts=%v nodePorts=%v", h.Reject, h.RejectNodePorts, h.NodePorts)
+		if len(h.ExternalIPs) > 0 {
+			line += fmt.Sprintf(" externalIPs=%v", h.ExternalIPs)
+		}
+		lines = append(lines, line)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -77,6 +81,10 @@ func TestComputePlan(t *testing.T) {
 			"dns/udp affinity=0 [10.96.0.10:53] -> [10.244.2.5:5353]\ndns-tcp/tcp affinity=0 [10.96.0.10:53] -> [10.244.2.5:5353]\nmetrics/tcp affinity=0 [10.96.0.10:9153] -> [10.244.2.5:9153]"},
 		{"no endpoints: the host rejects", web(nodePort), nil,
 			"host reject=[{10.96.0.20 tcp 80}] rejectNodePorts=[{tcp 30080}] nodePorts=[]"},
+		{"externalIPs without endpoints: rejected, still routed into the gateway", web(func(s *corev1.Service) {
+			s.Spec.ExternalIPs = []string{"192.0.2.10", "192.0.2.10", "2001:db8::1"}
+		}), nil,
+			"host reject=[{10.96.0.20 tcp 80} {192.0.2.10 tcp 80}] rejectNodePorts=[] nodePorts=[] externalIPs=[192.0.2.10]"},
 		{"NodePort, Cluster policy: one group, SNAT on the node port", web(nodePort), webSlice(remote),
 			"http/tcp affinity=0 [10.96.0.20:80 169.254.0.252:30080(snat)] -> [10.244.2.5:8080]\nhost reject=[] rejectNodePorts=[] nodePorts=[{tcp 30080}]"},
 		{"NodePort, Local policy: external group of local endpoints, no SNAT", web(func(s *corev1.Service) {
@@ -84,14 +92,14 @@ func TestComputePlan(t *testing.T) {
 			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 			s.Spec.ExternalIPs = []string{"192.0.2.10"}
 		}), webSlice(remote, local),
-			"http/tcp affinity=0 [10.96.0.20:80] -> [10.244.1.5:8080(local) 10.244.2.5:8080]\nhttp/tcp external affinity=0 [192.0.2.10:80 169.254.0.252:30080] -> [10.244.1.5:8080(local)]\nhost reject=[] rejectNodePorts=[] nodePorts=[{tcp 30080}]"},
+			"http/tcp affinity=0 [10.96.0.20:80] -> [10.244.1.5:8080(local) 10.244.2.5:8080]\nhttp/tcp external affinity=0 [192.0.2.10:80 169.254.0.252:30080] -> [10.244.1.5:8080(local)]\nhost reject=[] rejectNodePorts=[] nodePorts=[{tcp 30080}] externalIPs=[192.0.2.10]"},
 		{"LoadBalancer, Local policy without local endpoint: the external group drops", web(func(s *corev1.Service) {
 			nodePort(s)
 			s.Spec.Type = corev1.ServiceTypeLoadBalancer
 			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.20"}, {Hostname: "lb.example"}}
 		}), webSlice(remote),
-			"http/tcp affinity=0 [10.96.0.20:80] -> [10.244.2.5:8080]\nhttp/tcp external affinity=0 [192.0.2.20:80 169.254.0.252:30080] -> []\nhost reject=[] rejectNodePorts=[] nodePorts=[{tcp 30080}]"},
+			"http/tcp affinity=0 [10.96.0.20:80] -> [10.244.2.5:8080]\nhttp/tcp external affinity=0 [192.0.2.20:80 169.254.0.252:30080] -> []\nhost reject=[] rejectNodePorts=[] nodePorts=[{tcp 30080}] externalIPs=[192.0.2.20]"},
 		{"internalTrafficPolicy Local", web(func(s *corev1.Service) {
 			s.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyLocal)
 		}), webSlice(remote, local), "http/tcp affinity=0 [10.96.0.20:80] -> [10.244.1.5:8080(local)]"},
@@ -117,6 +125,12 @@ func TestComputePlan(t *testing.T) {
 			s.Labels = map[string]string{LabelServiceProxyName: "other"}
 		}), webSlice(remote), ""},
 		{"headless is ignored", web(func(s *corev1.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = "None", nil }), webSlice(remote), ""},
+		{"the headless label (empty value) is ignored", web(func(s *corev1.Service) {
+			s.Labels = map[string]string{corev1.IsHeadlessService: ""}
+		}), webSlice(remote), ""},
+		{"another proxy's label with an empty value is ignored", web(func(s *corev1.Service) {
+			s.Labels = map[string]string{LabelServiceProxyName: ""}
+		}), webSlice(remote), ""},
 		{"ExternalName is ignored", web(func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeExternalName }), webSlice(remote), ""},
 		{"slices of other Services and IPv6 slices are ignored", web(nil), append(webSlice(remote),
 			slice("default", "other", "o-1", "http", corev1.ProtocolTCP, 8080, local),

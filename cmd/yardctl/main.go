@@ -36,13 +36,16 @@ func root(out io.Writer) *cobra.Command {
   yardctl flows --pod default/web-1      the flows of one pod, table by table, with packet counters
   yardctl flows --table SpoofGuard       one table, grouped by owning object
   yardctl pods                           the pods attached on this node
-  yardctl status                         the agent's readiness, pod CIDR, bridge and flow count`,
+  yardctl status                         the agent's readiness, pod CIDR, bridge and flow count
+  yardctl nodes                          the peer nodes and how this node reaches them
+  yardctl trace x/a x/b:8080             a connection's first packet, table by table, across nodes
+  yardctl explain x/a svc/x/web:80       one line: delivered or dropped, and what decided it`,
 		SilenceUsage: true,
 	}
 	c.SetOut(out)
 	c.PersistentFlags().StringVar(&g.socket, "socket", envOr("SWITCHYARD_AGENT_SOCKET", api.DefaultSocket), "the agent's local API socket (env SWITCHYARD_AGENT_SOCKET)")
 	c.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
-	c.AddCommand(flowsCmd(g), podsCmd(g), statusCmd(g))
+	c.AddCommand(flowsCmd(g), podsCmd(g), statusCmd(g), nodesCmd(g), traceCmd(g), explainCmd(g))
 	return c
 }
 

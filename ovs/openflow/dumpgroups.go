@@ -8,7 +8,7 @@ import (
 )
 
 // DumpGroups returns every group of the bridge. Re-adding a returned group (AddGroup) recreates
-// it exactly. A group using a property a Group cannot hold (selection_method, watch_port...) is
+// it exactly. A group using a property a Group cannot hold (fields, watch_port...) is
 // an error rather than silently dropped.
 func (c *Client) DumpGroups(ctx context.Context) ([]Group, error) {
 	out, err := c.ofctl(ctx, "", "dump-groups", c.target)
@@ -54,6 +54,8 @@ func parseGroupLine(text string) (Group, error) {
 			g.ID = uint32(id)
 		case "type":
 			g.Type = GroupType(value)
+		case "selection_method":
+			g.SelectionMethod = value
 		default:
 			return Group{}, fmt.Errorf("unsupported group property %q", prop)
 		}

@@ -80,6 +80,9 @@ func BundleText(mods []Mod) (string, error) {
 func groupText(g Group) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "group_id=%d,type=%s", g.ID, g.Type)
+	if g.SelectionMethod != "" {
+		fmt.Fprintf(&b, ",selection_method=%s", g.SelectionMethod)
+	}
 	for _, bk := range g.Buckets {
 		fmt.Fprintf(&b, ",bucket=bucket_id:%d", bk.ID)
 		if bk.Weight != 0 {

@@ -51,9 +51,12 @@ type Bucket struct {
 
 // Group is an OpenFlow group.
 type Group struct {
-	ID      uint32
-	Type    GroupType
-	Buckets []Bucket
+	ID   uint32
+	Type GroupType
+	// SelectionMethod of a select group ("dp_hash", "hash"; empty: OVS's default, which hashes the
+	// L3/L4 headers symmetrically and leaves out UDP ports). OpenFlow 1.5.
+	SelectionMethod string
+	Buckets         []Bucket
 }
 
 // ModOp says what a Mod does.

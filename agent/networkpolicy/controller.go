@@ -1,0 +1,282 @@
+package networkpolicy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/switchyard-net/switchyard/flows"
+	"github.com/switchyard-net/switchyard/ovs/openflow"
+	"github.com/switchyard-net/switchyard/policy"
+)
+
+// FlowStore is what the controller needs from the flows Store.
+type FlowStore interface {
+	Stage(owner flows.Owner, f []openflow.Flow, g []openflow.Group) error
+	Apply(ctx context.Context, changes []flows.OwnerChange) error
+}
+
+// LocalPorts finds a pod of this node's attachment: its address and OpenFlow port.
+type LocalPorts func(namespace, name string) (ip netip.Addr, ofport uint32, ok bool)
+
+// Config is this node's side of NetworkPolicy.
+type Config struct {
+	NodeName string
+	Resync   time.Duration // informer resync; 0 means 10 minutes
+}
+
+// Controller keeps the policy flows of this node in step with the API's NetworkPolicies, Pods and Namespaces.
+type Controller struct {
+	cfg   Config
+	store FlowStore
+	ports LocalPorts
+	log   logrus.FieldLogger
+
+	model  *policy.Store
+	ifac   informers.SharedInformerFactory
+	pods   corelisters.PodLister
+	synced []cache.InformerSynced
+	kick   chan struct{}
+
+	mu      sync.Mutex
+	pending map[string]int // local pods whose port must be looked up (again), with the lookups so far
+	staged  bool
+
+	comp *compiler // owned by StageAll, then by the worker
+}
+
+// New returns a controller watching cs. Call StageAll before the flow store's first Reconcile, then Run.
+func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts, log logrus.FieldLogger) (*Controller, error) {
+	if store == nil || ports == nil || cfg.NodeName == "" {
+		return nil, errors.New("networkpolicy controller needs a flow store, the local ports and the node's name")
+	}
+	if cfg.Resync == 0 {
+		cfg.Resync = 10 * time.Minute
+	}
+	c := &Controller{cfg: cfg, store: store, ports: ports, log: log, model: policy.NewStore(),
+		kick: make(chan struct{}, 1), pending: map[string]int{}, comp: newCompiler()}
+	c.ifac = informers.NewSharedInformerFactory(cs, cfg.Resync)
+	npInf := c.ifac.Networking().V1().NetworkPolicies().Informer()
+	podInf := c.ifac.Core().V1().Pods()
+	nsInf := c.ifac.Core().V1().Namespaces().Informer()
+	c.pods = podInf.Lister()
+	c.synced = []cache.InformerSynced{npInf.HasSynced, podInf.Informer().HasSynced, nsInf.HasSynced}
+	for _, reg := range []struct {
+		inf cache.SharedIndexInformer
+		h   cache.ResourceEventHandler
+	}{
+		{npInf, handler(c.upsertPolicy, c.deletePolicy)},
+		{podInf.Informer(), handler(c.upsertPod, c.deletePod)},
+		{nsInf, handler(c.upsertNamespace, c.deleteNamespace)},
+	} {
+		if _, err := reg.inf.AddEventHandler(reg.h); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// handler adapts typed upsert and delete functions to informer callbacks.
+func handler[T any](upsert func(T), del func(T)) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { typed(o, upsert) },
+		UpdateFunc: func(_, o any) { typed(o, upsert) },
+		DeleteFunc: func(o any) {
+			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			typed(o, del)
+		},
+	}
+}
+
+func typed[T any](o any, fn func(T)) {
+	if t, ok := o.(T); ok {
+		fn(t)
+	}
+}
+
+func (c *Controller) upsertPolicy(np *networkingv1.NetworkPolicy) {
+	if err := c.model.UpsertPolicy(np); err != nil {
+		c.log.WithError(err).Warn("networkpolicy has malformed parts; they allow nothing")
+	}
+	c.poke()
+}
+
+func (c *Controller) deletePolicy(np *networkingv1.NetworkPolicy) {
+	c.model.DeletePolicy(np.Namespace, np.Name)
+	c.poke()
+}
+
+func (c *Controller) upsertPod(p *corev1.Pod) {
+	if err := c.model.UpsertPod(p); err != nil {
+		c.log.WithError(err).Debug("pod has unusable addresses or ports")
+	}
+	c.touchLocal(p)
+}
+
+func (c *Controller) deletePod(p *corev1.Pod) {
+	c.model.DeletePod(p.Namespace, p.Name)
+	c.touchLocal(p)
+}
+
+// touchLocal queues a local pod for a port lookup.
+func (c *Controller) touchLocal(p *corev1.Pod) {
+	if p.Spec.NodeName == c.cfg.NodeName && !p.Spec.HostNetwork {
+		c.mu.Lock()
+		c.pending[p.Namespace+"/"+p.Name] = 0
+		c.mu.Unlock()
+	}
+	c.poke()
+}
+
+func (c *Controller) upsertNamespace(ns *corev1.Namespace) {
+	c.model.UpsertNamespace(ns)
+	c.poke()
+}
+
+func (c *Controller) deleteNamespace(ns *corev1.Namespace) {
+	c.model.DeleteNamespace(ns.Name)
+	c.poke()
+}
+
+func (c *Controller) poke() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// StageAll starts the informers, waits until they have listed everything, and stages the policy flows before the
+// store's first Reconcile, so that a restarted agent replaces them in place (pods stay isolated throughout).
+func (c *Controller) StageAll(ctx context.Context) error {
+	c.ifac.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("networkpolicy, pod and namespace informers did not sync: %w", ctx.Err())
+	}
+	c.resolvePending()
+	c.comp.apply(c.model.TakeDelta())
+	c.comp.markAll()
+	changes := c.comp.changes()
+	for _, ch := range changes {
+		if ch.Delete {
+			continue
+		}
+		if err := c.store.Stage(ch.Owner, ch.Flows, nil); err != nil {
+			return fmt.Errorf("staging policy flows of %s: %w", ch.Owner, err)
+		}
+	}
+	c.comp.clean(changes)
+	c.mu.Lock()
+	c.staged = true
+	c.mu.Unlock()
+	st := c.model.Stats()
+	c.log.WithFields(logrus.Fields{"policies": st.Policies, "rules": st.Rules, "groups": st.Groups,
+		"owners": len(changes)}).Info("networkpolicy flows staged")
+	return nil
+}
+
+// Run follows the API until ctx ends; call it after the store's first Reconcile.
+func (c *Controller) Run(ctx context.Context) error {
+	c.mu.Lock()
+	staged := c.staged
+	c.mu.Unlock()
+	if !staged {
+		return errors.New("networkpolicy controller: Run before StageAll")
+	}
+	go c.work(ctx)
+	c.poke()
+	return nil
+}
+
+// work applies every batch of changes as one bundle; a failed bundle is retried with backoff (the owners stay
+// dirty, so the retry also carries what changed meanwhile).
+func (c *Controller) work(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		}
+		if err := c.Sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.WithError(err).Warn("applying policy flows failed; retrying")
+			time.AfterFunc(backoff, c.poke)
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+	}
+}
+
+// Sync takes the model's changes since the last call and installs them in one bundle.
+func (c *Controller) Sync(ctx context.Context) error {
+	c.resolvePending()
+	c.comp.apply(c.model.TakeDelta())
+	changes := c.comp.changes()
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := c.store.Apply(ctx, changes); err != nil {
+		return err
+	}
+	c.comp.clean(changes)
+	return nil
+}
+
+// maxLookups bounds the port lookups of a local pod whose attachment is missing (about 10 s).
+const maxLookups = 20
+
+// resolvePending looks up the ports of the local pods that changed. A pod whose attachment is not found (the
+// kubelet reports the address once CNI ADD is done, so this is rare) is looked up again a little later.
+func (c *Controller) resolvePending() {
+	c.mu.Lock()
+	keys := c.pending
+	c.pending = map[string]int{}
+	c.mu.Unlock()
+	retry := false
+	for key, tries := range keys {
+		ns, name, _ := strings.Cut(key, "/")
+		pod, err := c.pods.Pods(ns).Get(name)
+		if err != nil || pod.Spec.NodeName != c.cfg.NodeName || pod.Status.PodIP == "" ||
+			pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			c.comp.setLocalPod(key, netip.Addr{}, 0)
+			continue
+		}
+		ip, ofport, ok := c.ports(ns, name)
+		if !ok {
+			c.comp.setLocalPod(key, netip.Addr{}, 0)
+			if tries+1 < maxLookups {
+				c.mu.Lock()
+				if _, again := c.pending[key]; !again {
+					c.pending[key] = tries + 1
+				}
+				c.mu.Unlock()
+				retry = true
+			}
+			continue
+		}
+		c.comp.setLocalPod(key, ip, ofport)
+	}
+	if retry {
+		time.AfterFunc(500*time.Millisecond, c.poke)
+	}
+}
+
+// Model is the controller's NetworkPolicy model (for Evaluate and diagnostics).
+func (c *Controller) Model() *policy.Store { return c.model }

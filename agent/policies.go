@@ -1,0 +1,59 @@
+package agent
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/switchyard-net/switchyard/agent/metrics"
+	"github.com/switchyard-net/switchyard/agent/networkpolicy"
+)
+
+// NetworkPolicy (docs/networkpolicy.md): the networkpolicy controller programs EgressRule and IngressRule from
+// the API's NetworkPolicies, Pods and Namespaces; the drop counters of isolated local pods are exported as
+// switchyard_denied_packets_total.
+
+// stagePolicies starts the informers and stages the policy flows before the first Reconcile, so a restarted agent
+// keeps isolated pods isolated. Standalone agents (no Kubernetes) have no policies.
+func (a *Agent) stagePolicies(ctx context.Context) error {
+	if a.kube == nil {
+		return nil
+	}
+	c, err := networkpolicy.New(networkpolicy.Config{NodeName: a.cfg.NodeName}, a.kube, a.store, a.localPort,
+		a.log.WithField("component", "networkpolicy"))
+	if err != nil {
+		return err
+	}
+	if err := c.StageAll(ctx); err != nil {
+		return err
+	}
+	a.policies = c
+	return nil
+}
+
+// runPolicies, after the first Reconcile: the controller's worker and the denied-packet metrics.
+func (a *Agent) runPolicies(ctx context.Context) error {
+	if a.policies == nil {
+		return nil
+	}
+	a.metrics.ObserveDenied(func(ctx context.Context) ([]metrics.DeniedCount, error) {
+		denied, err := a.policies.DeniedPackets(ctx, a.of, a.store.OwnerOf)
+		out := make([]metrics.DeniedCount, len(denied))
+		for i, d := range denied {
+			out[i] = metrics.DeniedCount{Policy: d.Policy, Pod: d.Pod, Direction: d.Direction, Packets: d.Packets}
+		}
+		return out, err
+	})
+	return a.policies.Run(ctx)
+}
+
+// localPort finds a local pod's attachment: its address and OpenFlow port.
+func (a *Agent) localPort(namespace, name string) (netip.Addr, uint32, bool) {
+	for _, p := range a.pods.List() {
+		if p.Namespace == namespace && p.Name == name && p.OFPort > 0 && p.IP != nil {
+			if ip, ok := netip.AddrFromSlice(p.IP.IP.To4()); ok {
+				return ip, uint32(p.OFPort), true
+			}
+		}
+	}
+	return netip.Addr{}, 0, false
+}
