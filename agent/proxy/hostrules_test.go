@@ -95,7 +95,9 @@ func TestExternalRoutesInNetns(t *testing.T) {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	for _, args := range [][]string{{"link", "add", "gw0", "type", "veth", "peer", "name", "gw0p"}, {"link", "set", "gw0", "up"}, {"link", "set", "gw0p", "up"}} {
+	// The route to the virtual next hop is the agent's (serviceRoutes).
+	for _, args := range [][]string{{"link", "add", "gw0", "type", "veth", "peer", "name", "gw0p"}, {"link", "set", "gw0", "up"},
+		{"link", "set", "gw0p", "up"}, {"link", "set", "lo", "up"}, {"route", "add", "169.254.0.253", "dev", "gw0"}} {
 		if out, err := exec.Command("ip", append([]string{"-n", name}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %v: %v: %s", args, err, out)
 		}
