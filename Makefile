@@ -4,6 +4,8 @@
 #   make test    every test: unit, integration (real OVS, real netns), e2e (real Kubernetes in the lab); needs root
 #   make lab     bring a 3-node lab up and take a short tour (LAB_FLAGS="--nodes 2 --mode noEncap" to change it)
 #   make controlplane  build the lab's Kubernetes binaries into the cache (cold ~6 min, then seconds)
+#   make bench   Switchyard against the reference CNI plugins and the physical limits -> docs/benchmarks.md
+#                (~12-15 min; BENCH_FLAGS=-quick for a ~2 min smoke run)
 #   make lint    gofmt + go vet
 #   make generate regenerate the OVSDB models from the committed schema
 #   make manifests regenerate build/yamls/switchyard.yaml and docs/install.md's configuration reference
@@ -20,7 +22,7 @@ TEST_FLAGS ?= -count=1 -timeout 30m
 LAB_FLAGS ?=
 CP_BIN ?= $(or $(SWITCHYARD_CONTROLPLANE_BIN),$(or $(SWITCHYARD_CACHE),$(HOME)/.cache/switchyard)/controlplane/bin)
 
-.PHONY: all deps build controlplane test unit fuzz e2e lab lab-down lint generate manifests image clean
+.PHONY: all deps build controlplane bench test unit fuzz e2e lab lab-down lint generate manifests image clean
 
 all: build
 
@@ -54,6 +56,11 @@ fuzz:
 
 e2e: build controlplane
 	SWITCHYARD_CONTROLPLANE_BIN=$(CP_BIN) $(GO) test $(TEST_FLAGS) -p 1 ./test/e2e/...
+
+BENCH_FLAGS ?=
+bench: deps build controlplane
+	$(GO) build -o $(BIN)/ ./test/bench/cmd/switchyard-bench
+	$(BIN)/switchyard-bench $(BENCH_FLAGS)
 
 lab: deps build controlplane
 	$(BIN)/switchyard-lab up --controlplane-bin $(CP_BIN) $(LAB_FLAGS)

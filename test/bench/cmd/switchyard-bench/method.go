@@ -1,0 +1,43 @@
+package main
+
+// methodText is the fixed end of docs/benchmarks.md: how each figure is made and what it leaves out.
+const methodText = "## Method\n\n" +
+	"Run it with `make bench` (full: about 15 minutes) or `make bench BENCH_FLAGS=-quick` (every measurement once, small " +
+	"sizes, about 2 minutes). It needs root, Open vSwitch, iperf3 (`make deps`) and, for the cross-node rows, the lab's " +
+	"control plane binaries (`make controlplane`). `-only attach,datapath,crossnode,controlplane` picks sections; " +
+	"`-reps N` sets the repetitions. Everything runs in network namespaces it creates (names `sybn...`, labs `sybn...`) " +
+	"and is removed at the end; traffic flows only between those namespaces.\n\n" +
+	"**Builds.** Switchyard's binaries are built from the work tree at the start of the run; the reference plugins " +
+	"`bridge` and `host-local` from `github.com/containernetworking/plugins` v1.9.1, pinned by the separate module " +
+	"`test/bench/refplugins` (its `tool` directives), so the main go.mod does not carry their dependencies.\n\n" +
+	"**Pod attach.** *Switchyard*: a node namespace with a private netdev OVS and the real `switchyard-agent` in " +
+	"standalone mode (`--pod-cidr`), the plugin invoked through libcni with the conflist the agent wrote, as " +
+	"test/integration and a container runtime do; the ADD answer comes after the pod's flows are installed. *bridge*: " +
+	"the reference conflist (Linux bridge with the gateway address, no masquerade, host-local IPAM with its own data " +
+	"directory) invoked the same way. The plugins are executed from a thread inside the node namespace, so the bridge " +
+	"plugin's Linux bridge lives there. *floor*: Switchyard's own veth code (`cni/podnet.Setup`/`Teardown`: veth pair, " +
+	"MAC, MTU, tx checksum off, address, default route, node side NOARP and up) called in-process with an in-memory " +
+	"address counter: no plugin process, no IPAM files, no switch. Pod namespaces are created before the timed calls " +
+	"and removed after. p50/p99 are nearest-rank percentiles of the per-pod call durations of one repetition.\n\n" +
+	"**Datapath.** All same-machine paths exist at once and are measured in turn within each repetition. *veth*: two " +
+	"namespaces joined by a veth pair with default offloads (the physical limit of this machine); *veth tx off*: the " +
+	"same with tx checksum offload off, which the userspace datapath forces on OVS pods (it also disables TSO); " +
+	"*OVS NORMAL*: a private OVS in a node namespace, one netdev bridge whose only flow is `actions=NORMAL`, two pods " +
+	"attached with Switchyard's veth code at Switchyard's pod MTU (the cost of OVS itself); *Switchyard same node*: two " +
+	"pods of a standalone Switchyard node through the full pipeline (spoof guard, conntrack, L3, ...). Cross-node rows " +
+	"come from a 2-node lab (`test/lab/cluster`, as `switchyard-lab up --nodes 2`) per mode, pods pinned to each node " +
+	"with the lab's built-in server, iperf3 and the connection-rate test run inside the pod namespaces. iperf3's rate is " +
+	"the receiver's; the connection-rate client reuses TIME_WAIT ports (`tcp_tw_reuse=1`, wide port range) in its " +
+	"namespace. All OVS instances run the userspace (netdev) datapath: there is no OVS kernel module here, and one " +
+	"ovs-vswitchd main thread forwards every packet, which is why OVS paths are far below the veth pair.\n\n" +
+	"**Control plane.** One fresh `cp-worker` process per size and repetition: a private OVS with br-int as the agent " +
+	"creates it (netdev, secure, OpenFlow 1.5, gateway at port 2), the node and Service pipeline staged as the agent " +
+	"stages them, and the agent's own `agent/proxy` controller over `flows.NewStore(openflow.New(...))`, fed by " +
+	"client-go's fake clientset holding the Services and EndpointSlices. Two departures from a real agent: the host " +
+	"nftables rules are not applied (a no-op HostRules), and the fake clientset's object tracker keeps a second copy " +
+	"of every object in the same process, so *agent-side RSS* is an upper bound of the agent's. CPU is user+system of " +
+	"the worker and its `ovs-ofctl` children during the cold start. Flows and groups are counted on the bridge.\n\n" +
+	"**What is not measured yet.** NetworkPolicy programming (see the note in the control plane section); a real API server in the " +
+	"control-plane loop (the lab's apiserver would add watch latency); UDP and latency percentiles on the datapath; " +
+	"Service (ClusterIP) paths on the datapath. Other work running on the machine during a run shows in the load " +
+	"average printed at the top, and in the min–max spread.\n"

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Report is everything one run measured.
+type Report struct {
+	Options      Options
+	Machine      Machine
+	Sizes        Sizes
+	Attach       *AttachResult
+	Datapath     []*PathResult
+	Crossnode    []*PathResult
+	ControlPlane *CPSeries
+	Took         time.Duration
+}
+
+// write writes the Markdown report to out, and the plots and the raw results (results.json) into plotDir.
+func (r *Report) write(out, plotDir string) error {
+	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(filepath.Dir(out), plotDir)
+	if err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(plotDir, "results.json"), raw, 0o644); err != nil {
+		return err
+	}
+	var b strings.Builder
+	r.header(&b)
+	r.targets(&b)
+	for _, section := range []func(*strings.Builder, string, string) error{r.attachSection, r.datapathSection, r.controlPlaneSection} {
+		if err := section(&b, plotDir, rel); err != nil {
+			return err
+		}
+	}
+	b.WriteString(methodText)
+	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+func (r *Report) header(b *strings.Builder) {
+	mode := fmt.Sprintf("full run, %d repetitions of every measurement", r.Options.Reps)
+	cmd := "make bench"
+	if r.Options.Quick {
+		mode = fmt.Sprintf("**quick run** (`-quick`: small sizes, %d repetition(s); a smoke test, not a result to quote)", r.Options.Reps)
+		cmd = "make bench BENCH_FLAGS=-quick"
+	}
+	fmt.Fprintf(b, "# Benchmarks\n\nWritten by `%s` (test/bench/cmd/switchyard-bench) on %s in %s: %s.\n\n",
+		cmd, r.Machine.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Took.Round(time.Second), mode)
+	fmt.Fprintf(b, "**Machine:** %s.\n\n", r.Machine)
+	b.WriteString("Speed claims count only as **ratios measured in the same run on the same machine**: the absolute numbers " +
+		"below belong to this machine and this moment. Cells read `median (min–max)` over the repetitions; a p50 or p99 " +
+		"is first taken within each repetition. The raw numbers are in [bench/results.json](bench/results.json). " +
+		"The method is at the end.\n\n")
+}
+
+// verdict says "met" or "**not met**".
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
+}
+
+// targets summarises the issue's targets with the figures they are judged by.
+func (r *Report) targets(b *strings.Builder) {
+	b.WriteString("## Targets\n\n| target | measured | verdict |\n|---|---|---|\n")
+	if a := r.Attach; a != nil {
+		for _, mode := range []string{"sequential", "concurrent"} {
+			sw, br := a.Figure("switchyard", mode, addP(50)).Median, a.Figure("bridge", mode, addP(50)).Median
+			fmt.Fprintf(b, "| Switchyard ADD p50 (flows included) <= bridge + host-local, %s | %.1f ms vs %.1f ms: ratio %s | %s |\n",
+				mode, sw, br, ratio(sw, br), verdict(sw <= br))
+		}
+	}
+	if sw, normal := findPath(r.Datapath, pathSameNode), findPath(r.Datapath, pathNormal); sw != nil && normal != nil {
+		for _, f := range pathFigures {
+			s, n := summarize(f.get(sw)).Median, summarize(f.get(normal)).Median
+			fmt.Fprintf(b, "| Switchyard same-node %s >= 0.8x OVS NORMAL bridge | %s vs %s %s: ratio %s | %s |\n",
+				f.name, trimNum(s), trimNum(n), f.unit, ratio(s, n), verdict(n > 0 && s/n >= 0.8))
+		}
+	}
+	if r.Attach == nil && r.Datapath == nil {
+		b.WriteString("| (pod attach and datapath not run) | | |\n")
+	}
+	b.WriteString("\n")
+}
+
+// pathFigures are the traffic figures of a path.
+var pathFigures = []struct {
+	name, unit string
+	get        func(*PathResult) []float64
+}{
+	{"TCP 1 stream", "Gbit/s", func(p *PathResult) []float64 { return p.Gbps1 }},
+	{"TCP 4 streams", "Gbit/s", func(p *PathResult) []float64 { return p.Gbps4 }},
+	{"TCP connection rate", "conn/s", func(p *PathResult) []float64 { return p.CRR }},
+}
+
+func findPath(ps []*PathResult, key string) *PathResult {
+	for _, p := range ps {
+		if p.Key == key {
+			return p
+		}
+	}
+	return nil
+}
+
+func (r *Report) attachSection(b *strings.Builder, plotDir, rel string) error {
+	b.WriteString("## Pod attach\n\n")
+	a := r.Attach
+	if a == nil {
+		b.WriteString("Not run in this run (`-only`).\n\n")
+		return nil
+	}
+	fmt.Fprintf(b, "%d pods one after the other (sequential), then %d pods by %d workers at once (concurrent); CNI ADD "+
+		"then DEL of every pod, each call timed on its own. A fresh node per variant and repetition.\n\n", a.Pods, a.Pods, a.Concurrency)
+	b.WriteString("| variant | mode | ADD p50 ms | ADD p99 ms | DEL p50 ms | DEL p99 ms | ADD phase pods/s |\n|---|---|---|---|---|---|---|\n")
+	names := map[string]string{"switchyard": "Switchyard (agent + OVS, flows included)",
+		"bridge": "bridge + host-local " + refPluginsVersion, "floor": "floor (veth steps only, in-process)"}
+	for _, mode := range []string{"sequential", "concurrent"} {
+		for _, v := range attachVariants {
+			rate := a.Figure(v, mode, func(run AttachRun) float64 { return float64(len(run.Add)) / run.Wall.Seconds() })
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", names[v], mode,
+				a.Figure(v, mode, addP(50)).cell("%.1f"), a.Figure(v, mode, addP(99)).cell("%.1f"),
+				a.Figure(v, mode, delP(50)).cell("%.1f"), a.Figure(v, mode, delP(99)).cell("%.1f"), rate.cell("%.0f"))
+		}
+	}
+	b.WriteString("\nRatios of the medians (lower is faster):\n\n| ratio | ADD p50 | ADD p99 | DEL p50 | DEL p99 |\n|---|---|---|---|---|\n")
+	for _, mode := range []string{"sequential", "concurrent"} {
+		for _, pair := range [][2]string{{"switchyard", "bridge"}, {"switchyard", "floor"}, {"bridge", "floor"}} {
+			fmt.Fprintf(b, "| %s / %s, %s |", pair[0], pair[1], mode)
+			for _, f := range []func(AttachRun) float64{addP(50), addP(99), delP(50), delP(99)} {
+				fmt.Fprintf(b, " %s |", ratio(a.Figure(pair[0], mode, f).Median, a.Figure(pair[1], mode, f).Median))
+			}
+			b.WriteString("\n")
+		}
+	}
+	cats := []string{"ADD p50 seq", "ADD p99 seq", "ADD p50 conc", "ADD p99 conc", "DEL p50 seq", "DEL p50 conc"}
+	var series []Series
+	for _, v := range attachVariants {
+		s := Series{Name: names[v]}
+		for _, c := range []struct {
+			mode string
+			f    func(AttachRun) float64
+		}{{"sequential", addP(50)}, {"sequential", addP(99)}, {"concurrent", addP(50)}, {"concurrent", addP(99)},
+			{"sequential", delP(50)}, {"concurrent", delP(50)}} {
+			s.Values = append(s.Values, a.Figure(v, c.mode, c.f).Median)
+		}
+		series = append(series, s)
+	}
+	if err := barChart(filepath.Join(plotDir, "attach.svg"), "CNI ADD and DEL latency (median of repetitions)", "ms", cats, series); err != nil {
+		return err
+	}
+	fmt.Fprintf(b, "\n![CNI latency](%s/attach.svg)\n\n", rel)
+	return nil
+}
+
+func (r *Report) datapathSection(b *strings.Builder, plotDir, rel string) error {
+	b.WriteString("## Datapath\n\n")
+	paths := append(append([]*PathResult{}, r.Datapath...), r.Crossnode...)
+	if len(paths) == 0 {
+		b.WriteString("Not run in this run (`-only`).\n\n")
+		return nil
+	}
+	if r.Crossnode == nil {
+		b.WriteString("The cross-node labs were not run in this run (`-only`).\n\n")
+	}
+	fmt.Fprintf(b, "iperf3 TCP for %v per run (receiver's rate), and the connection rate: new TCP connection, 1-byte request, "+
+		"1-byte response, close, one at a time, for %v (TCP_CRR-like; `crr-client`/`crr-server` in this binary).\n\n",
+		r.Sizes.Duration, r.Sizes.Duration)
+	b.WriteString("| path | MTU | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | connections/s | retransmits, 1 stream |\n|---|---|---|---|---|---|\n")
+	for _, p := range paths {
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", p.Name, p.MTU, summarize(p.Gbps1).cell("%.2f"),
+			summarize(p.Gbps4).cell("%.2f"), summarize(p.CRR).cell("%.0f"), summarize(p.Retrans1).cell("%.0f"))
+	}
+	b.WriteString("\nRatios of the medians (1 stream / 4 streams / connections per second):\n\n| path | vs veth (physical limit) | vs veth tx off | vs OVS NORMAL bridge |\n|---|---|---|---|\n")
+	for _, p := range paths {
+		fmt.Fprintf(b, "| %s |", p.Name)
+		for _, ref := range []string{pathVethTxOn, pathVethTxOff, pathNormal} {
+			q := findPath(r.Datapath, ref)
+			if q == nil {
+				b.WriteString(" n/a |")
+				continue
+			}
+			var rs []string
+			for _, f := range pathFigures {
+				rs = append(rs, ratio(summarize(f.get(p)).Median, summarize(f.get(q)).Median))
+			}
+			fmt.Fprintf(b, " %s |", strings.Join(rs, " / "))
+		}
+		b.WriteString("\n")
+	}
+	var cats []string
+	tput := []Series{{Name: "TCP 1 stream"}, {Name: "TCP 4 streams"}}
+	crrS := []Series{{Name: "connections/s"}}
+	for _, p := range paths {
+		cats = append(cats, shortPath(p.Key))
+		tput[0].Values = append(tput[0].Values, summarize(p.Gbps1).Median)
+		tput[1].Values = append(tput[1].Values, summarize(p.Gbps4).Median)
+		crrS[0].Values = append(crrS[0].Values, summarize(p.CRR).Median)
+	}
+	if err := barChart(filepath.Join(plotDir, "throughput.svg"), "iperf3 TCP throughput (median)", "Gbit/s", cats, tput); err != nil {
+		return err
+	}
+	if err := barChart(filepath.Join(plotDir, "connrate.svg"), "TCP connection rate, one at a time (median)", "connections/s", cats, crrS); err != nil {
+		return err
+	}
+	fmt.Fprintf(b, "\n![throughput](%s/throughput.svg)\n\n![connection rate](%s/connrate.svg)\n\n", rel, rel)
+	return nil
+}
+
+func shortPath(key string) string {
+	return map[string]string{pathVethTxOn: "veth", pathVethTxOff: "veth tx off", pathNormal: "OVS NORMAL",
+		pathSameNode: "SY same node", "cross-geneve": "SY geneve", "cross-vxlan": "SY vxlan", "cross-noencap": "SY noEncap"}[key]
+}
+
+func (r *Report) controlPlaneSection(b *strings.Builder, plotDir, rel string) error {
+	b.WriteString("## Control plane\n\n")
+	s := r.ControlPlane
+	if s == nil {
+		b.WriteString("Not run in this run (`-only`).\n\n")
+		return nil
+	}
+	fmt.Fprintf(b, "Services with %d endpoints each (ClusterIP, one TCP port, endpoints spread over 100 nodes) programmed into "+
+		"a private OVS by the agent's proxy controller and flows Store (`cp-worker`). *Cold* is the agent start: informers "+
+		"synced, every Service planned and staged, one Reconcile bundle. *Update* is one endpoint of one Service changed: "+
+		"EndpointSlice update to the Service's bundle applied, timed once the store is quiet after the start (*resync after "+
+		"start*: the informers' initial events make the workers sync every Service once more, with empty differences). *Arrivals*: Services created while the agent runs, "+
+		"programmed one bundle each.\n\n", s.Endpoints)
+	b.WriteString("| Services | flows | groups | cold s | cold CPU s | resync after start s | update p50 ms | update p99 ms | arrivals Services/s | agent-side RSS MB | ovs-vswitchd RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, n := range s.Sizes {
+		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n,
+			s.Figure(n, func(r *CPResult) float64 { return float64(r.Flows) }).cell("%.0f"),
+			s.Figure(n, func(r *CPResult) float64 { return float64(r.Groups) }).cell("%.0f"),
+			s.Figure(n, func(r *CPResult) float64 { return r.ColdSeconds }).cell("%.2f"),
+			s.Figure(n, func(r *CPResult) float64 { return r.ColdCPUSeconds }).cell("%.2f"),
+			s.Figure(n, func(r *CPResult) float64 { return r.ResyncSeconds }).cell("%.2f"),
+			s.Figure(n, func(r *CPResult) float64 { return percentile(r.UpdateMillis, 50) }).cell("%.1f"),
+			s.Figure(n, func(r *CPResult) float64 { return percentile(r.UpdateMillis, 99) }).cell("%.1f"),
+			s.Figure(n, func(r *CPResult) float64 { return float64(r.Arrivals) / r.ArrivalSeconds }).cell("%.0f"),
+			s.Figure(n, func(r *CPResult) float64 { return r.RSSMB }).cell("%.0f"),
+			s.Figure(n, func(r *CPResult) float64 { return r.VswitchdRSSMB }).cell("%.0f"))
+	}
+	fmt.Fprintf(b, "\nNetworkPolicy: %s\n\n", s.Policy)
+	xs := make([]float64, len(s.Sizes))
+	med := func(f func(*CPResult) float64) Series {
+		var v []float64
+		for _, n := range s.Sizes {
+			v = append(v, s.Figure(n, f).Median)
+		}
+		return Series{Values: v}
+	}
+	for i, n := range s.Sizes {
+		xs[i] = float64(n)
+	}
+	cold := med(func(r *CPResult) float64 { return r.ColdSeconds })
+	cold.Name = "cold programming, s"
+	cpu := med(func(r *CPResult) float64 { return r.ColdCPUSeconds })
+	cpu.Name = "CPU during it, s"
+	if err := lineChart(filepath.Join(plotDir, "cp-time.svg"), "Programming every Service (agent start)", "Services", "seconds", xs,
+		[]Series{cold, cpu}); err != nil {
+		return err
+	}
+	fl := med(func(r *CPResult) float64 { return float64(r.Flows) / 1000 })
+	fl.Name = "flows, thousands"
+	rss := med(func(r *CPResult) float64 { return r.RSSMB })
+	rss.Name = "agent-side RSS, MB"
+	vsw := med(func(r *CPResult) float64 { return r.VswitchdRSSMB })
+	vsw.Name = "ovs-vswitchd RSS, MB"
+	if err := lineChart(filepath.Join(plotDir, "cp-size.svg"), "Flows and memory as Services grow", "Services", "thousands / MB", xs,
+		[]Series{fl, rss, vsw}); err != nil {
+		return err
+	}
+	fmt.Fprintf(b, "![programming time](%s/cp-time.svg)\n\n![flows and memory](%s/cp-size.svg)\n\n", rel, rel)
+	return nil
+}

@@ -1,0 +1,25 @@
+// The reference CNI plugins of the benchmarks (issue 10): containernetworking/plugins v1.9.1's bridge and
+// host-local, built by test/bench/cmd/switchyard-bench with `go build <tool package>` in this directory. A module
+// of its own so that the main go.mod does not carry the plugins' dependencies.
+module github.com/switchyard-net/switchyard/test/bench/refplugins
+
+go 1.26.0
+
+tool (
+	github.com/containernetworking/plugins/plugins/ipam/host-local
+	github.com/containernetworking/plugins/plugins/main/bridge
+)
+
+require (
+	github.com/alexflint/go-filemutex v1.3.0 // indirect
+	github.com/containernetworking/cni v1.3.0 // indirect
+	github.com/containernetworking/plugins v1.9.1 // indirect
+	github.com/coreos/go-iptables v0.8.0 // indirect
+	github.com/networkplumbing/go-nft v0.4.0 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	github.com/safchain/ethtool v0.6.2 // indirect
+	github.com/vishvananda/netlink v1.3.1 // indirect
+	github.com/vishvananda/netns v0.0.5 // indirect
+	golang.org/x/sys v0.35.0 // indirect
+	sigs.k8s.io/knftables v0.0.18 // indirect
+)
