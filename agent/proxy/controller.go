@@ -58,9 +58,11 @@ type Controller struct {
 	ifac     informers.SharedInformerFactory
 	services corelisters.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
-	synced   []cache.InformerSynced
-	queue    workqueue.TypedRateLimitingInterface[string]
-	hostKick chan struct{}
+	// sliceIndex finds a Service's slices by "namespace/service-name" (byServiceIndex).
+	sliceIndex cache.Indexer
+	synced     []cache.InformerSynced
+	queue      workqueue.TypedRateLimitingInterface[string]
+	hostKick   chan struct{}
 
 	mu     sync.Mutex
 	ids    *groupIDs
@@ -95,6 +97,12 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, host HostRules, l
 	svcInf := c.ifac.Core().V1().Services()
 	sliceInf := c.ifac.Discovery().V1().EndpointSlices()
 	c.services, c.slices = svcInf.Lister(), sliceInf.Lister()
+	// Slices indexed by their Service, so computing one Service reads only its own slices (a label-selector list
+	// scans every slice of the namespace: quadratic in a namespace with thousands of Services).
+	if err := sliceInf.Informer().AddIndexers(cache.Indexers{byServiceIndex: sliceServiceKey}); err != nil {
+		return nil, fmt.Errorf("service proxy: endpointslice index: %w", err)
+	}
+	c.sliceIndex = sliceInf.Informer().GetIndexer()
 	c.synced = []cache.InformerSynced{svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
 	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueService,
@@ -247,9 +255,15 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 // ids of load balancers the Service no longer has are freed after the call (under c.mu, the
 // Store has applied the change by then, or the caller failed and retries with the same keys).
 func (c *Controller) compute(key string, svc *corev1.Service) ([]openflow.Flow, []openflow.Group, HostPlan, error) {
-	slices, err := c.slices.EndpointSlices(svc.Namespace).List(labels.SelectorFromSet(labels.Set{discovery.LabelServiceName: svc.Name}))
+	objs, err := c.sliceIndex.ByIndex(byServiceIndex, svc.Namespace+"/"+svc.Name)
 	if err != nil {
 		return nil, nil, HostPlan{}, err
+	}
+	slices := make([]*discovery.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if es, ok := o.(*discovery.EndpointSlice); ok {
+			slices = append(slices, es)
+		}
 	}
 	plan := ComputePlan(svc, slices, c.cfg.NodeName)
 	keys := make([]lbKey, len(plan.LBs))
@@ -342,4 +356,19 @@ func (c *Controller) Stats() (services, flowsAndGroups int) {
 		}
 	}
 	return services, flowsAndGroups
+}
+
+// byServiceIndex indexes EndpointSlices by "namespace/<kubernetes.io/service-name label>".
+const byServiceIndex = "service"
+
+func sliceServiceKey(obj any) ([]string, error) {
+	es, ok := obj.(*discovery.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	name := es.Labels[discovery.LabelServiceName]
+	if name == "" {
+		return nil, nil
+	}
+	return []string{es.Namespace + "/" + name}, nil
 }
