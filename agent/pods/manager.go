@@ -43,6 +43,9 @@ type Settings struct {
 	TxChecksumOff bool // the userspace datapath cannot complete partial checksums
 	Node          flows.NodeConfig
 	OfportTimeout time.Duration
+	// FlushConntrack, if set, removes the conntrack entries of a detached pod's IP (best effort: they would
+	// otherwise outlive the pod, for a day when established).
+	FlushConntrack func(ctx context.Context, ip net.IP) error
 }
 
 // Manager owns the pods attached on this node.
@@ -165,10 +168,13 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 	}
 	undo = append(undo, func() { m.logUndo(p, "delete flows", m.flows.Delete(context.Background(), p.owner())) })
 
-	// 5. Tell the neighbours (the node's host stack) where the address lives now.
-	if err := podnet.SendGratuitousARP(req.Netns, key.IfName, ip, p.MAC); err != nil {
-		m.log.WithError(err).WithField("pod", p.Ref()).Warn("gratuitous ARP failed")
-	}
+	// 5. Tell the neighbours (the node's host stack) where the address lives now. The flows are in, so the pod
+	// already works; the announcement (two frames 10 ms apart) does not hold up the runtime's ADD.
+	go func() {
+		if err := podnet.SendGratuitousARP(req.Netns, key.IfName, ip, p.MAC); err != nil {
+			m.log.WithError(err).WithField("pod", p.Ref()).Debug("gratuitous ARP failed (the pod may already be gone)")
+		}
+	}()
 
 	m.mu.Lock()
 	m.pods[key] = p
@@ -198,6 +204,11 @@ func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
 	}
 	if err := podnet.Teardown(netns, key.IfName, p.HostIfName); err != nil {
 		return apiErr(cnitypes.ErrTryAgainLater, "removing veth %s: %v", p.HostIfName, err)
+	}
+	if m.set.FlushConntrack != nil && p.IP != nil {
+		if err := m.set.FlushConntrack(ctx, p.IP.IP); err != nil {
+			m.log.WithError(err).WithField("pod", p.Ref()).Warn("flushing the conntrack entries of the detached pod")
+		}
 	}
 	if err := m.ipam.Release(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName}); err != nil {
 		return apiErr(cnitypes.ErrIOFailure, "releasing the IP of %s: %v", p.Ref(), err)
