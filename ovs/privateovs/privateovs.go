@@ -186,6 +186,10 @@ func (o *OVS) pid(daemon string) int {
 	if err != nil || syscall.Kill(pid, 0) != nil {
 		return 0
 	}
+	// A stale pidfile may name a recycled pid: only a process running this daemon is ours.
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !strings.Contains(string(cmdline), daemon) {
+		return 0
+	}
 	return pid
 }
 

@@ -59,7 +59,8 @@ type Case struct {
 	Port    int
 	Proto   string
 	Want    Outcome
-	Reply   string // when Want is Connected and Reply is set, the reply must equal it
+	AlsoOK  Outcome // a second acceptable outcome (e.g. Refused for a drop that a host may answer with a reject)
+	Reply   string  // when Want is Connected and Reply is set, the reply must equal it
 	Timeout time.Duration
 }
 
@@ -89,7 +90,7 @@ func (f *Framework) Matrix(t testing.TB, cases []Case) {
 					return
 				}
 				reply, out = r, o
-				if out == c.Want && (c.Reply == "" || reply == c.Reply) {
+				if out == c.Want && (c.Reply == "" || reply == c.Reply) || c.AlsoOK != 0 && out == c.AlsoOK {
 					return
 				}
 				if c.Want != Connected {

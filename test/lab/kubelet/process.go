@@ -106,8 +106,16 @@ func stopProcess(f containerFiles, grace time.Duration) error {
 	if err != nil {
 		return err
 	}
-	if !leaderAlive(pid, f.Exit) && len(sessionMembers(pid)) == 0 {
-		return nil
+	if !leaderAlive(pid, f.Exit) {
+		// The wrapper is gone. If another live process holds its pid now (pids wrap within minutes), the session
+		// id belongs to that process's session: signalling it would kill an unrelated program (another lab's API
+		// server was lost this way). Leave it alone.
+		if st, ok := readProcStat(pid); ok && st.live() {
+			return nil
+		}
+		if len(sessionMembers(pid)) == 0 {
+			return nil
+		}
 	}
 	_ = killSession(pid, syscall.SIGTERM)
 	if waitSessionGone(pid, grace) {

@@ -57,7 +57,9 @@ func Start(s Spec) (int, error) {
 		return 0, fmt.Errorf("starting %s: %w", s.Name, err)
 	}
 	pid := cmd.Process.Pid
-	if err := os.WriteFile(pidfile(s.Dir, s.Name), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+	// The pidfile also records the process's start time, so a recycled pid (pids wrap within minutes on a busy
+	// machine) is never taken for ours.
+	if err := os.WriteFile(pidfile(s.Dir, s.Name), []byte(fmt.Sprintf("%d %d\n", pid, startTime(pid))), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return 0, err
 	}
@@ -66,25 +68,55 @@ func Start(s Spec) (int, error) {
 	return pid, nil
 }
 
-// Alive returns the pid from NAME.pid if that process is running and is the one we started (its command line
-// still names the program we started, checked loosely through /proc).
+// Alive returns the pid from NAME.pid if that process is running and is the one the pidfile names: for pidfiles
+// Start wrote, the same start time; for pidfiles a daemon wrote itself (OVS), a command line that names NAME.
 func Alive(dir, name string) (int, bool) {
 	b, err := os.ReadFile(pidfile(dir, name))
 	if err != nil {
 		return 0, false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
 		return 0, false
 	}
-	if syscall.Kill(pid, 0) != nil {
+	pid, err := strconv.Atoi(fields[0])
+	if err != nil || pid <= 1 || syscall.Kill(pid, 0) != nil {
 		return 0, false
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil || strings.Contains(string(stat), ") Z ") { // zombie: gone for our purposes
 		return 0, false
 	}
+	if len(fields) > 1 {
+		if want, err := strconv.ParseUint(fields[1], 10, 64); err != nil || want != startTime(pid) {
+			return 0, false
+		}
+		return pid, true
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), name) {
+		return 0, false
+	}
 	return pid, true
+}
+
+// startTime is the process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 if unknown.
+func startTime(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
 }
 
 // Stop sends SIGTERM to the process of NAME.pid, waits up to grace, then SIGKILLs it, and removes the pidfile. A
