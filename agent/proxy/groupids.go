@@ -2,21 +2,23 @@ package proxy
 
 import (
 	"fmt"
-	"sort"
+	"hash/fnv"
 )
 
 // maxGroupID is the largest group id the proxy hands out (OpenFlow reserves 0xffffff00 and up).
 const maxGroupID = 0xfffffff0
 
-// groupIDs allocates group ids per (Service, load balancer key), stable while the key exists and
-// reused (smallest first) once freed.
+// groupIDs allocates group ids per (Service, load balancer key). An id is a hash of the Service and the key
+// (probing past ids in use), so an agent that restarts gives every load balancer the id it had before and the
+// reconcile replaces groups and flows in place instead of renumbering them. Ids are stable while the key exists.
 type groupIDs struct {
-	next uint32 // smallest id never handed out; 0 means 1
-	free []uint32
+	used map[uint32]bool
 	ids  map[string]map[lbKey]uint32 // service key -> load balancer -> id
 }
 
-func newGroupIDs() *groupIDs { return &groupIDs{ids: map[string]map[lbKey]uint32{}} }
+func newGroupIDs() *groupIDs {
+	return &groupIDs{used: map[uint32]bool{}, ids: map[string]map[lbKey]uint32{}}
+}
 
 // assign returns the ids of the service's load balancers, allocating the missing ones, and the
 // ids of its load balancers that are gone (the caller frees them once the bridge no longer uses them).
@@ -28,7 +30,7 @@ func (g *groupIDs) assign(service string, keys []lbKey) (ids []uint32, gone []ui
 			next[k] = id
 			continue
 		}
-		id, err := g.allocate()
+		id, err := g.allocate(service, k)
 		if err != nil {
 			for k2, id2 := range next {
 				if _, old := had[k2]; !old {
@@ -65,24 +67,25 @@ func (g *groupIDs) forget(service string) []uint32 {
 	return gone
 }
 
-func (g *groupIDs) allocate() (uint32, error) {
-	if len(g.free) > 0 {
-		id := g.free[0]
-		g.free = g.free[1:]
-		return id, nil
+// maxProbes bounds the search for a free id after a hash collision.
+const maxProbes = 1 << 16
+
+func (g *groupIDs) allocate(service string, k lbKey) (uint32, error) {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s|%s|%s|%t", service, k.Port, k.Protocol, k.External)
+	id := h.Sum32()%maxGroupID + 1
+	for range maxProbes {
+		if !g.used[id] {
+			g.used[id] = true
+			return id, nil
+		}
+		id = id%maxGroupID + 1
 	}
-	if g.next == 0 {
-		g.next = 1
-	}
-	if g.next > maxGroupID {
-		return 0, fmt.Errorf("all %d group ids are in use", uint32(maxGroupID))
-	}
-	id := g.next
-	g.next++
-	return id, nil
+	return 0, fmt.Errorf("no free group id near %#x after %d probes", id, maxProbes)
 }
 
 func (g *groupIDs) release(ids ...uint32) {
-	g.free = append(g.free, ids...)
-	sort.Slice(g.free, func(i, j int) bool { return g.free[i] < g.free[j] })
+	for _, id := range ids {
+		delete(g.used, id)
+	}
 }

