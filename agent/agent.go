@@ -175,7 +175,7 @@ func (a *Agent) start(ctx context.Context) error {
 		a.log.WithFields(logrus.Fields{"ip": s.IP, "container": s.Key.ContainerID}).Warn("IPAM allocation outside the pod CIDR; CNI GC or DEL will release it")
 	}
 	a.pods = pods.NewManager(pods.Settings{Bridge: a.cfg.Bridge, Network: a.cfg.NetworkName, MTU: a.cfg.MTU,
-		TxChecksumOff: a.cfg.DatapathType == config.DatapathNetdev, Node: a.node}, alloc, db, a.store,
+		TxChecksumOff: a.cfg.DatapathType == config.DatapathNetdev, Node: a.node, FlushConntrack: a.flushConntrack}, alloc, db, a.store,
 		a.log.WithField("component", "pods"))
 
 	a.setNotReady("reconciling flows")
@@ -232,6 +232,15 @@ func (a *Agent) start(ctx context.Context) error {
 	a.log.WithFields(logrus.Fields{"node": a.cfg.NodeName, "podCIDR": podCIDR, "gateway": gw.IP,
 		"took": time.Since(t0).Round(time.Millisecond)}).Info("agent ready")
 	return nil
+}
+
+// flushConntrack removes a detached pod's connections from the pipeline's and the Service SNAT's conntrack zones.
+func (a *Agent) flushConntrack(ctx context.Context, ip net.IP) error {
+	var errs []error
+	for _, zone := range []int{a.cfg.CTZone, a.cfg.SNATCTZone} {
+		errs = append(errs, a.of.FlushConntrack(ctx, uint16(zone), ip))
+	}
+	return errors.Join(errs...)
 }
 
 // podCIDR comes from the configuration (standalone use) or the Node object.

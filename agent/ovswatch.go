@@ -25,7 +25,7 @@ func (a *Agent) watchVswitchd(ctx context.Context, interval time.Duration) {
 		case <-time.After(interval):
 		}
 		id := socketID(mgmt)
-		if id == 0 || id == last {
+		if id == (fileID{}) || id == last {
 			continue // vswitchd down (no socket yet), or unchanged
 		}
 		last = id
@@ -62,14 +62,22 @@ func (a *Agent) replayAfterVswitchdRestart(ctx context.Context) {
 	log.WithField("took", took.Round(time.Millisecond)).Info("flows replayed after the vswitchd restart")
 }
 
-// socketID identifies a unix socket file by its inode (0 when it does not exist).
-func socketID(path string) uint64 {
+// fileID identifies one incarnation of a file; the zero value stands for no file.
+type fileID struct {
+	ino   uint64
+	ctime syscall.Timespec
+}
+
+// socketID identifies a unix socket file by its inode and its change time (the zero fileID when it does not
+// exist). The inode alone is not enough: file systems such as ext4 hand a freed inode number to the next file
+// created, so a vswitchd that restarts between two polls can recreate its socket under the same number.
+func socketID(path string) fileID {
 	st, err := os.Stat(path)
 	if err != nil {
-		return 0
+		return fileID{}
 	}
 	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		return s.Ino
+		return fileID{ino: s.Ino, ctime: s.Ctim}
 	}
-	return 0
+	return fileID{}
 }

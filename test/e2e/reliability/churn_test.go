@@ -1,0 +1,292 @@
+package reliability
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/switchyard-net/switchyard/test/e2e/framework"
+)
+
+// churnWorkers cycles run at a time.
+const churnWorkers = 12
+
+// churnCycles is 500, or SWITCHYARD_E2E_CHURN for local runs.
+func churnCycles(t *testing.T) int {
+	if s := os.Getenv("SWITCHYARD_E2E_CHURN"); s != "" {
+		k, err := strconv.Atoi(s)
+		if err != nil || k < 2 {
+			t.Fatalf("SWITCHYARD_E2E_CHURN=%q: want a number of cycles >= 2", s)
+		}
+		return k
+	}
+	return 500
+}
+
+// nodeState is what a node holds for its pods: IP allocations, br-int ports, veths, flows (without cookies) and
+// groups.
+type nodeState struct {
+	ips, ports, veths, flows, groups []string
+}
+
+func stateOf(t *testing.T, n node) nodeState {
+	return nodeState{ips: n.ipam(t), ports: n.ports(t), veths: n.veths(t), flows: withoutCookies(n.flows(t)), groups: n.groups(t)}
+}
+
+func (s nodeState) diff(base nodeState) string {
+	var out []string
+	for _, x := range []struct {
+		what    string
+		a, b    []string
+		details bool
+	}{{"IP allocations", base.ips, s.ips, true}, {"br-int ports", base.ports, s.ports, true}, {"veths", base.veths, s.veths, true},
+		{"flows", base.flows, s.flows, true}, {"groups", base.groups, s.groups, true}} {
+		if d := diff(x.a, x.b); d != "" {
+			out = append(out, fmt.Sprintf("%s: %d, baseline %d:\n%s", x.what, len(x.b), len(x.a), lastLines(d, 15)))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// conntrackOf returns node's conntrack entries that mention one of ips.
+func conntrackOf(t *testing.T, n node, ips map[string]bool) []string {
+	var hits []string
+	for _, e := range n.conntrack(t) {
+		for _, f := range strings.FieldsFunc(e, func(r rune) bool { return r == ',' || r == '(' || r == ')' }) {
+			if k, v, ok := strings.Cut(f, "="); ok && (k == "src" || k == "dst") && ips[v] {
+				hits = append(hits, strings.TrimSpace(e))
+				break
+			}
+		}
+	}
+	return hits
+}
+
+// 500 pods are created and deleted across both nodes, 12 at a time; each is reached over TCP from a client pod on
+// the other node (conntrack entries on both nodes) before its deletion. Afterwards every node holds exactly what it
+// held before: the same IP allocations, br-int ports, veths, flows and groups, and no conntrack entry of a deleted
+// pod's IP.
+func TestPodChurn(t *testing.T) {
+	f := framework.Get(t)
+	ns := f.Namespace(t, "rel-churn", nil)
+	clients := createPods(t, f, ns, []string{"client1", "client2"}, []framework.PodSpec{{Node: 1, TCP: []int32{8080}}, {Node: 2, TCP: []int32{8080}}})
+	clientNS := []string{f.Netns(t, clients[0]), f.Netns(t, clients[1])}
+	nodes := []node{nodeOf(f, 1), nodeOf(f, 2)}
+	base := map[int]nodeState{}
+	for _, n := range nodes {
+		base[n.i] = stateOf(t, n)
+	}
+	cs := fastClient(t, f)
+
+	var mu sync.Mutex
+	churned := map[string]bool{}
+	churnedOn := map[int]map[string]bool{1: {}, 2: {}}
+	var errs []string
+	var done, probed atomic.Int64
+	next := atomic.Int64{}
+	t0 := time.Now()
+	cycles := churnCycles(t)
+	var wg sync.WaitGroup
+	for range churnWorkers {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= cycles {
+					return
+				}
+				i := 1 + k%2
+				ip, err := churnCycle(cs, f, ns, fmt.Sprintf("churn-%d", k), i, clientNS[2-i], &probed)
+				mu.Lock()
+				if ip != "" {
+					churned[ip], churnedOn[i][ip] = true, true
+				}
+				if err != nil && len(errs) < 20 {
+					errs = append(errs, err.Error())
+				}
+				mu.Unlock()
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(t0)
+	for _, e := range errs {
+		t.Error(e)
+	}
+	// Keep the clients' own IPs out: only deleted pods count.
+	for _, c := range clients {
+		delete(churned, c.Status.PodIP)
+		delete(churnedOn[1], c.Status.PodIP)
+		delete(churnedOn[2], c.Status.PodIP)
+	}
+	// A pod's own node flushes its connections when it is detached: none may be left there at once. (The client's
+	// node keeps its side of a closed connection until OVS's timeouts expire it, 30 s: see docs/reliability.md.)
+	time.Sleep(2 * time.Second)
+	local := map[int]int{}
+	for _, n := range nodes {
+		hits := conntrackOf(t, n, churnedOn[n.i])
+		local[n.i] = len(hits)
+		if len(hits) > 0 {
+			t.Errorf("%s: %d conntrack entries of pods deleted on this node right after the churn, e.g.:\n%s", n.name(), len(hits), strings.Join(hits[:min(5, len(hits))], "\n"))
+		}
+	}
+	remote := map[int]int{}
+	for _, n := range nodes {
+		remote[n.i] = len(conntrackOf(t, n, churned)) - local[n.i]
+	}
+
+	// Deletion is asynchronous at the end (CNI DEL after the kubelet stopped the workload): give it a few seconds.
+	var left map[int]string
+	var ct map[int][]string
+	settle := time.Now()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+		left, ct = map[int]string{}, map[int][]string{}
+		clean := true
+		for _, n := range nodes {
+			if d := stateOf(t, n).diff(base[n.i]); d != "" {
+				left[n.i], clean = d, false
+			}
+			// What may remain are the client side's entries of closed connections, which OVS expires by itself:
+			// nothing else (no open connection, nothing on the deleted pod's own node).
+			own := map[string]bool{}
+			for _, h := range conntrackOf(t, n, churnedOn[n.i]) {
+				own[h] = true
+			}
+			for _, h := range conntrackOf(t, n, churned) {
+				if own[h] || !closing(h) {
+					ct[n.i], clean = append(ct[n.i], h), false
+				}
+			}
+		}
+		if clean || time.Now().After(deadline) {
+			break
+		}
+	}
+	settled := time.Since(settle)
+	for _, n := range nodes {
+		if left[n.i] != "" {
+			t.Errorf("%s after the churn differs from its baseline:\n%s", n.name(), left[n.i])
+		}
+		if len(ct[n.i]) > 0 {
+			sort.Strings(ct[n.i])
+			t.Errorf("%s: %d conntrack entries of deleted pods' IPs, e.g.:\n%s", n.name(), len(ct[n.i]), strings.Join(ct[n.i][:min(5, len(ct[n.i]))], "\n"))
+		}
+	}
+	var counts []string
+	for _, n := range nodes {
+		b := base[n.i]
+		counts = append(counts, fmt.Sprintf("%s %d IPs/%d ports/%d veths/%d flows/%d groups", n.name(), len(b.ips), len(b.ports), len(b.veths), len(b.flows), len(b.groups)))
+	}
+	leftover := 0
+	for _, n := range nodes {
+		leftover += len(ct[n.i])
+		if left[n.i] != "" {
+			leftover++
+		}
+	}
+	figure(t, "pod churn: %d create/delete cycles (%d distinct IPs, %d reached over TCP from the other node) in %v with %d workers (%.1f cycles/s), %d errors; right after: conntrack entries of deleted pods on their own node %d/%d (node1/node2), on the client's node %d/%d (closed connections, left to OVS's timeouts); IPs, ports, veths, flows and groups back to the baseline (%s) %v after the churn; other leftovers: %d",
+		done.Load(), len(churned), probed.Load(), took.Round(time.Second), churnWorkers, float64(done.Load())/took.Seconds(), len(errs),
+		local[1], local[2], remote[1], remote[2], strings.Join(counts, ", "), (settled + 2*time.Second).Round(time.Second), leftover)
+}
+
+// fastClient is a clientset without the framework's rate limits (the churn makes hundreds of requests a second).
+func fastClient(t *testing.T, f *framework.Framework) kubernetes.Interface {
+	rc, err := clientcmd.BuildConfigFromFlags("", f.Lab.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.QPS, rc.Burst = 500, 1000
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// churnCycle creates a pod on node i, waits for it to be ready, connects to it from clientNS, deletes it and waits
+// until it is gone. It returns the pod's IP (if it got one).
+func churnCycle(cs kubernetes.Interface, f *framework.Framework, ns, name string, i int, clientNS string, probed *atomic.Int64) (string, error) {
+	ctx := context.Background()
+	grace := int64(0)
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "main", Image: "lab/builtin-server",
+				Ports: []corev1.ContainerPort{{Name: "tcp", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}}}},
+			TerminationGracePeriodSeconds: &grace,
+			NodeSelector:                  map[string]string{"kubernetes.io/hostname": f.Lab.Plan.NodeName(i)},
+			Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		return "", fmt.Errorf("%s: create: %v", name, err)
+	}
+	ip := ""
+	var cycleErr error
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		got, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && got.Status.PodIP != "" {
+			ip = got.Status.PodIP
+			if got.Status.Phase == corev1.PodRunning && podIsReady(got) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cycleErr = fmt.Errorf("%s on node%d: not ready after 90s", name, i)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if cycleErr == nil {
+		if reply, out := probeRetry(clientNS, ip, 8080, 3); out != framework.Connected || reply != name {
+			cycleErr = fmt.Errorf("%s on node%d (%s): TCP from the other node: %s %q", name, i, ip, out, reply)
+		} else {
+			probed.Add(1)
+		}
+	}
+	if err := cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return ip, fmt.Errorf("%s: delete: %v", name, err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return ip, fmt.Errorf("%s: still there 90s after its deletion", name)
+		}
+	}
+	return ip, cycleErr
+}
+
+// closing says whether a conntrack entry is the remnant of a closed TCP connection.
+func closing(entry string) bool {
+	for _, st := range []string{"state=TIME_WAIT", "state=CLOSED", "state=CLOSE_WAIT", "state=FIN_WAIT", "state=LAST_ACK", "state=CLOSING"} {
+		if strings.Contains(entry, st) {
+			return true
+		}
+	}
+	return false
+}
+
+func podIsReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
