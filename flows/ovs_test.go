@@ -143,25 +143,7 @@ func TestPipelineForwardsInOVS(t *testing.T) {
 
 	all := append(PipelineFlows(testNode), PodFlows(testNode, testPod1)...)
 	all = append(all, PodFlows(testNode, testPod2)...)
-	var bundle, want []string
-	for _, f := range all {
-		bundle = append(bundle, "flow add "+flowLine(f))
-		want = append(want, dumpLine(f))
-	}
-	bundleFile := o.path("bundle.txt")
-	if err := os.WriteFile(bundleFile, []byte(strings.Join(bundle, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	o.ofctl(t, "bundle", bundleFile)
-
-	var got []string
-	for _, line := range strings.Split(o.ofctl(t, "dump-flows", "--no-stats"), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "OFPST_FLOW") {
-			got = append(got, line)
-		}
-	}
-	slices.Sort(got)
-	slices.Sort(want)
+	got, want := o.loadAndDump(t, nil, all)
 	if !slices.Equal(got, want) {
 		t.Errorf("bridge flows differ from the builders' text:\n got  %q\n want %q", got, want)
 	}
@@ -220,4 +202,31 @@ func TestPipelineForwardsInOVS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadAndDump installs groups and flows in one bundle and returns the bridge's flows as dump-flows prints them
+// and the builders' flows in the same form, both sorted.
+func (o *privateOVS) loadAndDump(t *testing.T, groups []openflow.Group, flows []openflow.Flow) (got, want []string) {
+	t.Helper()
+	var bundle []string
+	for _, g := range groups {
+		bundle = append(bundle, "group add "+groupLine(g))
+	}
+	for _, f := range flows {
+		bundle = append(bundle, "flow add "+flowLine(f))
+		want = append(want, dumpLine(f))
+	}
+	bundleFile := o.path("bundle.txt")
+	if err := os.WriteFile(bundleFile, []byte(strings.Join(bundle, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.ofctl(t, "bundle", bundleFile)
+	for _, line := range strings.Split(o.ofctl(t, "dump-flows", "--no-stats"), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "OFPST_FLOW") {
+			got = append(got, line)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	return got, want
 }

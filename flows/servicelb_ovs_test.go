@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,28 +24,7 @@ func TestServicesInOVS(t *testing.T) {
 	all = append(all, ServicePipelineFlows(testServices)...)
 	svcFlows, groups := ServiceFlows(testServices, []LoadBalancer{testDNSTCP, testDNSUDP, testWebAffinity, testLocalNone})
 	all = append(all, svcFlows...)
-	var bundle, want []string
-	for _, g := range groups {
-		bundle = append(bundle, "group add "+groupLine(g))
-	}
-	for _, f := range all {
-		bundle = append(bundle, "flow add "+flowLine(f))
-		want = append(want, dumpLine(f))
-	}
-	bundleFile := o.path("bundle.txt")
-	if err := os.WriteFile(bundleFile, []byte(strings.Join(bundle, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	o.ofctl(t, "bundle", bundleFile)
-
-	var got []string
-	for _, line := range strings.Split(o.ofctl(t, "dump-flows", "--no-stats"), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "OFPST_FLOW") {
-			got = append(got, line)
-		}
-	}
-	slices.Sort(got)
-	slices.Sort(want)
+	got, want := o.loadAndDump(t, groups, all)
 	for _, w := range want {
 		if !slices.Contains(got, w) {
 			t.Errorf("bridge lacks the flow as written:\n  %s", w)
