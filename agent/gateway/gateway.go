@@ -57,7 +57,7 @@ func Ensure(ctx context.Context, ports Ports, bridge, name string, podCIDR *net.
 	if gw.OFPort, err = ports.WaitOfport(ctx, name); err != nil {
 		return nil, fmt.Errorf("gateway port %s: %w", name, err)
 	}
-	link, err := waitLink(ctx, name)
+	link, err := WaitDevice(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +78,8 @@ func Ensure(ctx context.Context, ports Ports, bridge, name string, podCIDR *net.
 	return gw, nil
 }
 
-// waitLink waits for vswitchd to create the internal port's device.
-func waitLink(ctx context.Context, name string) (netlink.Link, error) {
+// WaitDevice waits for vswitchd to create the kernel device of an internal port or a bridge's local port.
+func WaitDevice(ctx context.Context, name string) (netlink.Link, error) {
 	for {
 		link, err := netlink.LinkByName(name)
 		if err == nil {

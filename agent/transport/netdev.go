@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchyard-net/switchyard/agent/gateway"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
@@ -52,7 +52,7 @@ func PrepareNetdev(ctx context.Context, db OVSDB, tr *Interface, bridge string, 
 	if err != nil {
 		return nil, fmt.Errorf("transport interface %s: %w", tr.Name, err)
 	}
-	br, err := waitLink(ctx, bridge)
+	br, err := gateway.WaitDevice(ctx, bridge)
 	if err != nil {
 		return nil, err
 	}
@@ -122,25 +122,6 @@ func moveAddresses(from, to netlink.Link, log logrus.FieldLogger) error {
 			Info("moved the node address to the physical bridge")
 	}
 	return nil
-}
-
-// waitLink waits for vswitchd to create a bridge's local device.
-func waitLink(ctx context.Context, name string) (netlink.Link, error) {
-	for {
-		link, err := netlink.LinkByName(name)
-		if err == nil {
-			return link, nil
-		}
-		var nf netlink.LinkNotFoundError
-		if !errors.As(err, &nf) {
-			return nil, fmt.Errorf("device %s: %w", name, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("device %s did not appear: %w", name, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // TunnelNeighbors seeds OVS's tunnel neighbour cache. Without an entry OVS ARPs for the next hop of a tunnel
