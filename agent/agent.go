@@ -226,6 +226,7 @@ func (a *Agent) start(ctx context.Context) error {
 		return fmt.Errorf("writing the CNI conflist: %w", err)
 	}
 	go a.watchVswitchd(ctx, 250*time.Millisecond)
+	a.startRemoteAPI(ctx)
 	a.mu.Lock()
 	a.ready, a.notReady = true, ""
 	a.mu.Unlock()

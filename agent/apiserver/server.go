@@ -32,6 +32,8 @@ type Backend interface {
 	Flows(ctx context.Context) (*api.FlowList, error)
 	Trace(ctx context.Context, req api.TraceRequest) (*api.TraceResult, error)
 	Nodes() (*api.NodeList, error)
+	Services(ctx context.Context) (*api.ServiceList, error)
+	Policies(ctx context.Context) (*api.PolicyList, error)
 }
 
 // Server is the local API server.
@@ -65,27 +67,21 @@ func Listen(path string, b Backend, log logrus.FieldLogger) (*Server, error) {
 	mux.HandleFunc("POST "+api.PathCNIDel, s.cni(func(ctx context.Context, r api.CNIRequest) (any, error) { return struct{}{}, b.Del(ctx, r) }))
 	mux.HandleFunc("POST "+api.PathCNICheck, s.cni(func(ctx context.Context, r api.CNIRequest) (any, error) { return b.Check(ctx, r) }))
 	mux.HandleFunc("POST "+api.PathCNIGC, s.gc)
-	mux.HandleFunc("GET "+api.PathStatus, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, b.Status()) })
-	mux.HandleFunc("GET "+api.PathPods, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, b.Pods()) })
-	mux.HandleFunc("GET "+api.PathFlows, func(w http.ResponseWriter, r *http.Request) {
-		fl, err := b.Flows(r.Context())
-		if err != nil {
-			writeErr(w, cnitypes.NewError(cnitypes.ErrTryAgainLater, err.Error(), ""))
-			return
-		}
-		writeJSON(w, http.StatusOK, fl)
-	})
-	mux.HandleFunc("GET "+api.PathTrace, s.trace)
-	mux.HandleFunc("GET "+api.PathNodes, func(w http.ResponseWriter, _ *http.Request) {
-		nl, err := b.Nodes()
-		if err != nil {
-			writeErr(w, cnitypes.NewError(cnitypes.ErrTryAgainLater, err.Error(), ""))
-			return
-		}
-		writeJSON(w, http.StatusOK, nl)
-	})
+	s.readOnly(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
+}
+
+// readOnly registers the endpoints that only read the agent's state (yardctl's): served on the local socket and,
+// authenticated, remotely (ListenRemote).
+func (s *Server) readOnly(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+api.PathStatus, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.b.Status()) })
+	mux.HandleFunc("GET "+api.PathPods, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.b.Pods()) })
+	mux.HandleFunc("GET "+api.PathFlows, view(func(r *http.Request) (any, error) { return s.b.Flows(r.Context()) }))
+	mux.HandleFunc("GET "+api.PathTrace, s.trace)
+	mux.HandleFunc("GET "+api.PathNodes, view(func(*http.Request) (any, error) { return s.b.Nodes() }))
+	mux.HandleFunc("GET "+api.PathServices, view(func(r *http.Request) (any, error) { return s.b.Services(r.Context()) }))
+	mux.HandleFunc("GET "+api.PathPolicies, view(func(r *http.Request) (any, error) { return s.b.Policies(r.Context()) }))
 }
 
 // ObserveCNI registers a function told about every CNI request (operation, duration, result), for metrics.
@@ -101,6 +97,18 @@ func (s *Server) Serve() error {
 
 // Shutdown stops accepting requests and waits for running ones.
 func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+
+// view answers a read-only GET: the backend's answer, or "try again later" with its error (not ready, OVS busy).
+func view(get func(*http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := get(r)
+		if err != nil {
+			writeErr(w, cnitypes.NewError(cnitypes.ErrTryAgainLater, err.Error(), ""))
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
 
 func (s *Server) cni(do func(context.Context, api.CNIRequest) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -93,6 +93,12 @@ type Config struct {
 	// only, so pods cannot reach it; open it (e.g. ":9830") for a Prometheus scraping from outside the node.
 	MetricsAddress string `json:"metricsAddress"`
 
+	// RemoteAPIPort serves the read-only part of the local API (yardctl's views and traces, never the CNI
+	// endpoints) over HTTPS on the node's transport address, for yardctl --kubeconfig from outside the node: bearer
+	// tokens checked by TokenReview, access by SubjectAccessReview (get nodes/switchyard), pod addresses refused
+	// (docs/debugging.md). 0 disables it; standalone agents (no Kubernetes API) never serve it.
+	RemoteAPIPort int `json:"remoteAPIPort"`
+
 	// LogFormat is text or json; LogLevel a logrus level.
 	LogFormat string `json:"logFormat"`
 	LogLevel  string `json:"logLevel"`
@@ -119,6 +125,7 @@ func Default() Config {
 		APISocket:      "/var/run/switchyard/agent.sock",
 		StateDir:       "/var/lib/switchyard",
 		MetricsAddress: "127.0.0.1:9830",
+		RemoteAPIPort:  10351,
 		LogFormat:      "text",
 		LogLevel:       "info",
 	}
@@ -249,6 +256,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
 			return fmt.Errorf("config: metricsAddress %q: want host:port (empty disables metrics)", c.MetricsAddress)
 		}
+	}
+	if c.RemoteAPIPort < 0 || c.RemoteAPIPort > 65535 {
+		return fmt.Errorf("config: remoteAPIPort %d: want 1-65535, or 0 to disable", c.RemoteAPIPort)
 	}
 	switch c.LogFormat {
 	case "text", "json":

@@ -43,6 +43,7 @@ func TestValidateNamesTheBadOption(t *testing.T) {
 		{func(c *Config) { c.PhysicalBridge = "" }, "physicalBridge"},
 		{func(c *Config) { c.TunnelName = "br-int" }, "tunnelName"},
 		{func(c *Config) { c.PhysicalBridge = "br-int" }, "physicalBridge"},
+		{func(c *Config) { c.RemoteAPIPort = 70000 }, "remoteAPIPort"},
 	}
 	for _, tc := range cases {
 		c := Default()

@@ -68,7 +68,8 @@ type Controller struct {
 	ids    *groupIDs
 	hosts  map[string]HostPlan // service key -> its host plan
 	staged bool
-	flows  map[string]int // service key -> installed flows + groups, for Stats
+	flows  map[string]int                  // service key -> installed flows + groups, for Stats
+	lbs    map[string][]flows.LoadBalancer // service key -> its installed load balancers, for View
 }
 
 // New returns a proxy watching cs's Services and EndpointSlices. Call StageAll before the flow
@@ -90,7 +91,7 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, host HostRules, l
 		cfg.Workers = 2
 	}
 	c := &Controller{cfg: cfg, store: store, host: host, log: log, ids: newGroupIDs(),
-		hosts: map[string]HostPlan{}, flows: map[string]int{}, hostKick: make(chan struct{}, 1),
+		hosts: map[string]HostPlan{}, flows: map[string]int{}, lbs: map[string][]flows.LoadBalancer{}, hostKick: make(chan struct{}, 1),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "proxy"})}
 	c.ifac = informers.NewSharedInformerFactory(cs, cfg.Resync)
@@ -159,19 +160,19 @@ func (c *Controller) StageAll(ctx context.Context) error {
 	defer c.mu.Unlock()
 	for _, svc := range svcs {
 		key := svc.Namespace + "/" + svc.Name
-		fl, groups, host, err := c.compute(key, svc)
+		p, err := c.compute(key, svc)
 		if err != nil {
 			c.log.WithError(err).WithField("service", key).Warn("service not staged; its sync retries")
 			continue
 		}
-		c.hosts[key] = host
-		if len(fl)+len(groups) == 0 {
+		c.hosts[key] = p.host
+		if len(p.flows)+len(p.groups) == 0 {
 			continue
 		}
-		if err := c.store.Stage(Owner(key), fl, groups); err != nil {
+		if err := c.store.Stage(Owner(key), p.flows, p.groups); err != nil {
 			return fmt.Errorf("staging flows of service %s: %w", key, err)
 		}
-		c.flows[key] = len(fl) + len(groups)
+		c.flows[key], c.lbs[key] = len(p.flows)+len(p.groups), p.lbs
 	}
 	c.staged = true
 	return nil
@@ -231,33 +232,42 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		}
 		gone = c.ids.forget(key)
 		delete(c.flows, key)
+		delete(c.lbs, key)
 		c.setHost(key, HostPlan{}, false)
 		return nil
 	}
-	fl, groups, host, err := c.compute(key, svc)
+	p, err := c.compute(key, svc)
 	if err != nil {
 		return err
 	}
-	if len(fl)+len(groups) == 0 {
+	if len(p.flows)+len(p.groups) == 0 {
 		err = c.store.Delete(ctx, Owner(key))
 	} else {
-		err = c.store.Set(ctx, Owner(key), fl, groups)
+		err = c.store.Set(ctx, Owner(key), p.flows, p.groups)
 	}
 	if err != nil {
 		return err
 	}
-	c.flows[key] = len(fl) + len(groups)
-	c.setHost(key, host, true)
+	c.flows[key], c.lbs[key] = len(p.flows)+len(p.groups), p.lbs
+	c.setHost(key, p.host, true)
 	return nil
+}
+
+// computed is one Service's flows, groups and host plan, and the load balancers they come from.
+type computed struct {
+	flows  []openflow.Flow
+	groups []openflow.Group
+	lbs    []flows.LoadBalancer
+	host   HostPlan
 }
 
 // compute plans a Service and turns the plan into flows and groups, allocating group ids. The
 // ids of load balancers the Service no longer has are freed after the call (under c.mu, the
 // Store has applied the change by then, or the caller failed and retries with the same keys).
-func (c *Controller) compute(key string, svc *corev1.Service) ([]openflow.Flow, []openflow.Group, HostPlan, error) {
+func (c *Controller) compute(key string, svc *corev1.Service) (computed, error) {
 	objs, err := c.sliceIndex.ByIndex(byServiceIndex, svc.Namespace+"/"+svc.Name)
 	if err != nil {
-		return nil, nil, HostPlan{}, err
+		return computed{}, err
 	}
 	slices := make([]*discovery.EndpointSlice, 0, len(objs))
 	for _, o := range objs {
@@ -272,19 +282,19 @@ func (c *Controller) compute(key string, svc *corev1.Service) ([]openflow.Flow, 
 	}
 	ids, gone, err := c.ids.assign(key, keys)
 	if err != nil {
-		return nil, nil, HostPlan{}, err
+		return computed{}, err
 	}
 	c.ids.release(gone...)
 	lbs := make([]flows.LoadBalancer, 0, len(plan.LBs))
 	for i, p := range plan.LBs {
 		p.LB.ID = ids[i]
 		if err := c.cfg.Services.ValidateLoadBalancer(p.LB); err != nil {
-			return nil, nil, HostPlan{}, fmt.Errorf("service %s port %q: %w", key, p.Key.Port, err)
+			return computed{}, fmt.Errorf("service %s port %q: %w", key, p.Key.Port, err)
 		}
 		lbs = append(lbs, p.LB)
 	}
 	fl, groups := flows.ServiceFlows(c.cfg.Services, lbs)
-	return fl, groups, plan.Host, nil
+	return computed{flows: fl, groups: groups, lbs: lbs, host: plan.Host}, nil
 }
 
 func (c *Controller) serviceByKey(key string) (*corev1.Service, error) {

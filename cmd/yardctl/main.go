@@ -22,8 +22,10 @@ func main() {
 }
 
 type globals struct {
-	socket string
-	output string
+	socket     string
+	output     string
+	kubeconfig string
+	node       string
 }
 
 func root(out io.Writer) *cobra.Command {
@@ -36,6 +38,8 @@ func root(out io.Writer) *cobra.Command {
   yardctl flows --pod default/web-1      the flows of one pod, table by table, with packet counters
   yardctl flows --table SpoofGuard       one table, grouped by owning object
   yardctl pods                           the pods attached on this node
+  yardctl services                       the Services: entry points, group, endpoints (buckets), packets
+  yardctl policies                       the NetworkPolicies isolating local pods, their rules, dropped packets
   yardctl status                         the agent's readiness, pod CIDR, bridge and flow count
   yardctl nodes                          the peer nodes and how this node reaches them
   yardctl trace x/a x/b:8080             a connection's first packet, table by table, across nodes
@@ -45,7 +49,9 @@ func root(out io.Writer) *cobra.Command {
 	c.SetOut(out)
 	c.PersistentFlags().StringVar(&g.socket, "socket", envOr("SWITCHYARD_AGENT_SOCKET", api.DefaultSocket), "the agent's local API socket (env SWITCHYARD_AGENT_SOCKET)")
 	c.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
-	c.AddCommand(flowsCmd(g), podsCmd(g), statusCmd(g), nodesCmd(g), traceCmd(g), explainCmd(g))
+	c.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", envOr("KUBECONFIG", ""), "the cluster: resolves pods and Services by name, and with --node (or a trace crossing nodes) reaches agents through their remote API")
+	c.PersistentFlags().StringVar(&g.node, "node", "", "ask this node's agent through its remote API (needs --kubeconfig) instead of the local socket")
+	c.AddCommand(flowsCmd(g), podsCmd(g), servicesCmd(g), policiesCmd(g), statusCmd(g), nodesCmd(g), traceCmd(g), explainCmd(g))
 	return c
 }
 
@@ -56,14 +62,33 @@ func envOr(k, def string) string {
 	return def
 }
 
-// get fetches path from the agent into v.
+// get fetches path from the agent (--node's, or the local one) into v.
 func (g *globals) get(path string, v any) error {
 	if g.output != "text" && g.output != "json" {
 		return fmt.Errorf("--output %q: want text or json", g.output)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return api.NewClient(g.socket, api.Timeouts{}).Do(ctx, "GET", path, nil, v)
+	k, err := kubeClient(g.kubeconfig)
+	if err != nil {
+		return err
+	}
+	c, err := g.agent(ctx, k, api.Timeouts{})
+	if err != nil {
+		return err
+	}
+	return c.Do(ctx, "GET", path, nil, v)
+}
+
+// agent is the agent yardctl asks first: --node's through its remote API, or the local socket's.
+func (g *globals) agent(ctx context.Context, k *kube, t api.Timeouts) (*api.Client, error) {
+	if g.node == "" {
+		return api.NewClient(g.socket, t), nil
+	}
+	if k == nil {
+		return nil, fmt.Errorf("--node %s needs --kubeconfig (or $KUBECONFIG): the remote API is found through the Node object", g.node)
+	}
+	return k.remoteAgent(ctx, g.node, t)
 }
 
 // printJSON writes v indented.

@@ -92,3 +92,46 @@ func TestRenderPodsAndStatusGolden(t *testing.T) {
 	renderStatus(&b, api.Status{Ready: false, Reason: "reconciling flows", Node: "node1", Bridge: "br-int", Datapath: "netdev"})
 	golden(t, "pods-status.golden", b.Bytes())
 }
+
+func TestRenderServicesGolden(t *testing.T) {
+	sl := &api.ServiceList{Node: "node1", Services: []api.ServiceInfo{
+		{Name: "kube-system/dns", Ignored: "headless"},
+		{Name: "x/empty", Rejected: []string{"10.96.0.12 tcp/80"}},
+		{Name: "x/lb", Flows: 3, LoadBalancers: []api.LoadBalancerInfo{{Group: 7, Protocol: "tcp", InOVS: true,
+			Entries: []string{"192.0.2.7:80 (SNAT)", "nodePort 30080 (SNAT)"}, Endpoints: []api.EndpointInfo{}}}},
+		{Name: "x/web", Flows: 6, Packets: 12, LoadBalancers: []api.LoadBalancerInfo{
+			{Group: 1, Protocol: "tcp", InOVS: true, Entries: []string{"10.96.176.167:80"}, Endpoints: []api.EndpointInfo{
+				{Address: "10.244.0.5:8080", Local: true, Pod: "x/b"}, {Address: "10.244.1.2:8080"}}},
+			{Group: 2, Protocol: "udp", AffinitySeconds: 10800, Entries: []string{"10.96.176.167:53"}, Endpoints: []api.EndpointInfo{
+				{Address: "10.244.1.2:53"}}}}},
+	}}
+	var b bytes.Buffer
+	renderServices(&b, sl)
+	golden(t, "services.golden", b.Bytes())
+}
+
+func TestRenderPoliciesGolden(t *testing.T) {
+	pl := &api.PolicyList{Node: "node2", Policies: []api.PolicyInfo{
+		{Name: "x/deny-all", Flows: 0, Isolates: []api.IsolatedPod{{Pod: "x/b", Direction: "ingress", Denied: 3},
+			{Pod: "x/b", Direction: "egress", Denied: 1}}, Rules: []api.PolicyRule{}},
+		{Name: "x/only-friend", Flows: 2, Isolates: []api.IsolatedPod{{Pod: "x/b", Direction: "ingress", Denied: 3}},
+			Rules: []api.PolicyRule{
+				{Direction: "ingress", Index: 0, Peers: []string{"pods ns=x {app=friend} (1 address)"}, Ports: []string{"TCP/8080", "TCP/http (named, 2 pod ports)"}},
+				{Direction: "egress", Index: 0, Peers: []string{"any"}, Ports: []string{"any"}}},
+			Warnings: []string{"ingress[0]: named port TCP/http resolves to no pod (named-port pods ns=x {app=friend} TCP/http)"}},
+	}}
+	var b bytes.Buffer
+	renderPolicies(&b, pl, 2)
+	golden(t, "policies.golden", b.Bytes())
+}
+
+func TestSelects(t *testing.T) {
+	for _, c := range []struct {
+		want, key string
+		ok        bool
+	}{{"x", "x/web", true}, {"x/web", "x/web", true}, {"x/we", "x/web", false}, {"xy", "x/web", false}, {"y", "x/web", false}} {
+		if got := selects(c.want, c.key); got != c.ok {
+			t.Errorf("selects(%q, %q) = %v, want %v", c.want, c.key, got, c.ok)
+		}
+	}
+}

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/switchyard-net/switchyard/cni/api"
 )
@@ -49,18 +48,6 @@ func splitPort(s string) (string, uint16, error) {
 type resolver struct {
 	local []api.Attachment
 	kube  kubernetes.Interface // nil without --kubeconfig
-}
-
-// kubeClient builds a client from a kubeconfig path; nil for "".
-func kubeClient(path string) (kubernetes.Interface, error) {
-	if path == "" {
-		return nil, nil
-	}
-	rc, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		return nil, fmt.Errorf("--kubeconfig %s: %w", path, err)
-	}
-	return kubernetes.NewForConfig(rc)
 }
 
 func (r *resolver) resolve(ctx context.Context, s string) (target, error) {

@@ -18,7 +18,6 @@ const maxHops = 4
 type traceOpts struct {
 	proto          string
 	inPort         string
-	kubeconfig     string
 	socketTemplate string
 	nodeSockets    map[string]string
 	flows          bool
@@ -27,12 +26,11 @@ type traceOpts struct {
 func (o *traceOpts) register(c *cobra.Command) {
 	c.Flags().StringVar(&o.proto, "proto", "", "tcp, udp or icmp (default: tcp with a port, icmp without)")
 	c.Flags().StringVar(&o.inPort, "in-port", "", "where the packet enters the source node instead of the source pod's port: an OpenFlow port number (another pod's port: a spoofed source), gateway or tunnel")
-	c.Flags().StringVar(&o.kubeconfig, "kubeconfig", envOr("KUBECONFIG", ""), "resolve pods and Services anywhere in the cluster through the Kubernetes API")
 	c.Flags().StringVar(&o.socketTemplate, "socket-template", envOr("SWITCHYARD_AGENT_SOCKET_TEMPLATE", ""), "the agent socket of any node, {node} replaced by its name (e.g. /tmp/sylab/nodes/{node}/run/agent.sock): lets the trace start on the source pod's node and continue on the peers")
 	c.Flags().StringToStringVar(&o.nodeSockets, "node-socket", nil, "the agent socket of a node, node=path (repeatable; wins over --socket-template)")
 }
 
-// socketFor is the agent socket of a node, if yardctl can reach it.
+// socketFor is the agent socket of a node, if the flags name one.
 func (o *traceOpts) socketFor(node string) (string, bool) {
 	if s, ok := o.nodeSockets[node]; ok {
 		return s, true
@@ -41,6 +39,19 @@ func (o *traceOpts) socketFor(node string) (string, bool) {
 		return strings.ReplaceAll(o.socketTemplate, "{node}", node), true
 	}
 	return "", false
+}
+
+// reach is a client for node's agent: its socket when the flags name one, else its remote API with --kubeconfig;
+// false when yardctl has no way to it.
+func (o *traceOpts) reach(ctx context.Context, k *kube, node string, t api.Timeouts) (*api.Client, bool, error) {
+	if s, ok := o.socketFor(node); ok {
+		return api.NewClient(s, t), true, nil
+	}
+	if k == nil {
+		return nil, false, nil
+	}
+	c, err := k.remoteAgent(ctx, node, t)
+	return c, err == nil, err
 }
 
 // tracePath is a whole trace: the hops on each node and, when it could not go on, why.
@@ -67,7 +78,7 @@ src and dst are namespace/pod, svc/namespace/name (or namespace/name of a Servic
 addresses.
 
   yardctl trace x/a x/b:8080
-  yardctl trace x/a svc/x/web:80 --kubeconfig ~/.kube/config --socket-template /run/sy/{node}/agent.sock
+  yardctl trace x/a svc/x/web:80 --kubeconfig ~/.kube/config       # from anywhere: the agents' remote API
   yardctl trace 10.244.0.9 x/b:8080 --in-port 3        # a spoofed source from port 3`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -95,7 +106,7 @@ func explainCmd(g *globals) *cobra.Command {
 		Long: `explain traces like yardctl trace and prints one line: delivered or not, and the NetworkPolicy rule,
 isolation, missing Service endpoint or spoof guard that decided it.
 
-  yardctl explain x/a svc/x/web:80 --kubeconfig ~/.kube/config --socket-template /run/sy/{node}/agent.sock`,
+  yardctl explain x/a svc/x/web:80 --kubeconfig ~/.kube/config`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := o.run(g, args[0], args[1])
@@ -124,13 +135,20 @@ func (o *traceOpts) run(g *globals, srcArg, dstArg string) (*tracePath, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	kube, err := kubeClient(o.kubeconfig)
+	k, err := kubeClient(g.kubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	r := &resolver{kube: kube}
-	first := g.socket
-	_ = api.NewClient(first, api.Timeouts{}).Do(ctx, "GET", api.PathPods, nil, &r.local) // best effort: names local pods
+	r := &resolver{}
+	if k != nil {
+		r.kube = k.cs
+	}
+	timeouts := api.Timeouts{Request: 20 * time.Second}
+	agent, err := g.agent(ctx, k, timeouts)
+	if err != nil {
+		return nil, err
+	}
+	_ = agent.Do(ctx, "GET", api.PathPods, nil, &r.local) // best effort: names local pods
 	src, err := r.resolve(ctx, srcArg)
 	if err != nil {
 		return nil, err
@@ -140,8 +158,12 @@ func (o *traceOpts) run(g *globals, srcArg, dstArg string) (*tracePath, error) {
 		return nil, err
 	}
 	if src.Node != "" {
-		if s, ok := o.socketFor(src.Node); ok {
-			first = s
+		c, ok, err := o.reach(ctx, k, src.Node, timeouts)
+		if err != nil {
+			return nil, fmt.Errorf("the source's node %s: %w", src.Node, err)
+		}
+		if ok {
+			agent = c
 		}
 	}
 	req := api.TraceRequest{Src: src.IP, Dst: dst.IP, Proto: o.proto, DPort: port, InPort: o.inPort}
@@ -152,10 +174,9 @@ func (o *traceOpts) run(g *globals, srcArg, dstArg string) (*tracePath, error) {
 		}
 	}
 	p := &tracePath{Src: src, Dst: dst, Proto: req.Proto, Port: port}
-	sock := first
 	for len(p.Hops) < maxHops {
 		var res api.TraceResult
-		if err := api.NewClient(sock, api.Timeouts{Request: 20 * time.Second}).Do(ctx, "GET", req.Query(), nil, &res); err != nil {
+		if err := agent.Do(ctx, "GET", req.Query(), nil, &res); err != nil {
 			if len(p.Hops) == 0 {
 				return nil, err
 			}
@@ -167,12 +188,16 @@ func (o *traceOpts) run(g *globals, srcArg, dstArg string) (*tracePath, error) {
 		if next == nil {
 			break
 		}
-		s, ok := o.socketFor(next.Node)
-		if !ok {
-			p.Stopped = fmt.Sprintf("not continued on node %s: give --socket-template or --node-socket %s=<its agent socket>", next.Node, next.Node)
+		c, ok, err := o.reach(ctx, k, next.Node, timeouts)
+		if err != nil {
+			p.Stopped = fmt.Sprintf("could not continue on node %s: %v", next.Node, err)
 			break
 		}
-		sock, req = s, next.Request
+		if !ok {
+			p.Stopped = fmt.Sprintf("not continued on node %s: give --kubeconfig (its agent's remote API), or --socket-template or --node-socket %s=<its agent socket>", next.Node, next.Node)
+			break
+		}
+		agent, req = c, next.Request
 	}
 	return p, nil
 }

@@ -68,7 +68,8 @@ const (
 // reached or does not answer in time gives types.ErrTryAgainLater, and a non-2xx answer gives
 // the code of the api.Error in its body.
 type Client struct {
-	socket   string
+	socket   string // the unix socket, or for a remote client its URL (in messages)
+	base     string // the URL requests go to
 	timeouts Timeouts
 	http     *http.Client
 }
@@ -84,7 +85,13 @@ func NewClient(socket string, timeouts Timeouts) *Client {
 		MaxIdleConns:    2,
 		IdleConnTimeout: 30 * time.Second,
 	}
-	return &Client{socket: socket, timeouts: timeouts, http: &http.Client{Transport: transport}}
+	return &Client{socket: socket, base: "http://switchyard-agent", timeouts: timeouts, http: &http.Client{Transport: transport}}
+}
+
+// NewRemoteClient returns a client for an agent's remote API at base ("https://192.168.77.11:10351"), sending
+// requests through rt (which authenticates them and checks the agent's certificate).
+func NewRemoteClient(base string, rt http.RoundTripper, timeouts Timeouts) *Client {
+	return &Client{socket: base, base: strings.TrimSuffix(base, "/"), timeouts: timeouts.withDefaults(), http: &http.Client{Transport: rt}}
 }
 
 // Socket returns the path of the unix socket the client dials.
@@ -153,7 +160,7 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 		}
 		body = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://switchyard-agent"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return types.NewError(types.ErrInternal, fmt.Sprintf("building request %s %s: %v", method, path, err), "")
 	}

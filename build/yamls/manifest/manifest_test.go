@@ -19,6 +19,7 @@ import (
 	"github.com/switchyard-net/switchyard/agent/config"
 	"github.com/switchyard-net/switchyard/build/images"
 	"github.com/switchyard-net/switchyard/build/yamls"
+	"github.com/switchyard-net/switchyard/cni/api"
 )
 
 const root = "../../.."
@@ -107,10 +108,18 @@ func objects(t *testing.T) (*corev1.ConfigMap, *appsv1.DaemonSet, *rbacv1.Cluste
 		case "ServiceAccount":
 			obj = &corev1.ServiceAccount{}
 		case "ClusterRole":
-			cr = &rbacv1.ClusterRole{}
-			obj = cr
+			obj = &rbacv1.ClusterRole{}
+			if strings.Contains(doc, "\n  name: "+yamls.AgentServiceAccount+"\n") {
+				cr = obj.(*rbacv1.ClusterRole)
+			}
 		case "ClusterRoleBinding":
 			obj = &rbacv1.ClusterRoleBinding{}
+		case "Namespace":
+			obj = &corev1.Namespace{}
+		case "Role":
+			obj = &rbacv1.Role{}
+		case "RoleBinding":
+			obj = &rbacv1.RoleBinding{}
 		case "ConfigMap":
 			cm = &corev1.ConfigMap{}
 			obj = cm
@@ -125,7 +134,7 @@ func objects(t *testing.T) (*corev1.ConfigMap, *appsv1.DaemonSet, *rbacv1.Cluste
 		}
 		kinds[meta.Kind] = true
 	}
-	if len(kinds) != 5 || cm == nil || ds == nil || cr == nil {
+	if len(kinds) != 8 || cm == nil || ds == nil || cr == nil {
 		t.Fatalf("kinds %v", kinds)
 	}
 	return cm, ds, cr
@@ -354,10 +363,30 @@ func TestManifestRBACIsTheBase(t *testing.T) {
 		t.Error("-image is not used")
 	}
 	_, _, cr := objects(t)
+	reviews := []string{"tokenreviews", "subjectaccessreviews"}
 	for _, r := range cr.Rules {
 		for _, v := range r.Verbs {
-			if !slices.Contains([]string{"get", "list", "watch"}, v) {
-				t.Errorf("rule %v grants %s: the agent only reads", r, v)
+			review := v == "create" && len(r.Resources) == 1 && slices.Contains(reviews, r.Resources[0])
+			if !slices.Contains([]string{"get", "list", "watch"}, v) && !review {
+				t.Errorf("rule %v grants %s: cluster-wide the agent only reads (and asks for reviews, which store nothing)", r, v)
+			}
+		}
+	}
+	// The agent's only writes: the Leases of the namespace that holds its remote API's Leases and nothing else.
+	for _, doc := range strings.Split(string(m), "\n---\n") {
+		if !strings.Contains(doc, "\nkind: Role\n") {
+			continue
+		}
+		var role rbacv1.Role
+		if err := yaml.UnmarshalStrict([]byte(doc), &role); err != nil {
+			t.Fatal(err)
+		}
+		if role.Namespace != api.RemoteAPINamespace {
+			t.Errorf("Role %s/%s: the agent's only Role is in %s", role.Namespace, role.Name, api.RemoteAPINamespace)
+		}
+		for _, r := range role.Rules {
+			if !slices.Equal(r.APIGroups, []string{"coordination.k8s.io"}) || !slices.Equal(r.Resources, []string{"leases"}) {
+				t.Errorf("Role %s rule %v: the agent may write Leases only", role.Name, r)
 			}
 		}
 	}

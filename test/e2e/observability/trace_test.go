@@ -32,8 +32,14 @@ func TestMain(m *testing.M) {
 // agent through its socket.
 func yardctl(t *testing.T, f *framework.Framework, args ...string) string {
 	t.Helper()
+	return yardctlOn(t, f, 1, args...)
+}
+
+// yardctlOn is yardctl against node i's agent.
+func yardctlOn(t *testing.T, f *framework.Framework, node int, args ...string) string {
+	t.Helper()
 	template := filepath.Join(filepath.Dir(f.Lab.NodeDir(1)), "{node}", "run", "agent.sock")
-	base := []string{"--socket", filepath.Join(f.Lab.NodeDir(1), "run", "agent.sock")}
+	base := []string{"--socket", filepath.Join(f.Lab.NodeDir(node), "run", "agent.sock")}
 	if len(args) > 0 && (args[0] == "trace" || args[0] == "explain") {
 		base = append(base, "--kubeconfig", f.Lab.Kubeconfig(), "--socket-template", template)
 	}
@@ -117,6 +123,14 @@ func TestTraceAcrossNodesAndExplain(t *testing.T) {
 			strings.Contains(out, "reaches pod "+ns+"/server on "+node2), out
 	})
 
+	// yardctl services: the Service's group with the server as its bucket, the empty Service refused by the host.
+	eventually(t, "yardctl services shows both Services", func() (bool, string) {
+		out := yardctl(t, f, "services", ns)
+		return strings.Contains(out, "Service "+ns+"/web  (") && strings.Contains(out, "bucket 0  "+server.Status.PodIP+":8080") &&
+			strings.Contains(out, "Service "+ns+"/empty") && strings.Contains(out, "no ready endpoint, the host refuses") &&
+			!strings.Contains(out, "NOT IN br-int"), out
+	})
+
 	// A Service without endpoints: refused by the host, naming the Service.
 	out = yardctl(t, f, "explain", ns+"/client", "svc/"+ns+"/empty:80")
 	mustContain(t, "explain empty Service", out, "refused:", "Service "+ns+"/empty has no ready endpoint")
@@ -159,6 +173,18 @@ func TestTraceAcrossNodesAndExplain(t *testing.T) {
 	if _, o := f.Probe(t, f.Netns(t, f.WaitPodReady(t, ns, "client", time.Minute)), server.Status.PodIP, 8080, "tcp", 3*time.Second); o == framework.Connected {
 		t.Errorf("the client still reaches the server although explain says it is dropped")
 	}
+
+	// yardctl policies on the server's node: the policy isolates the server, its rule, and the client's dropped
+	// packets; node1 has no pod it isolates.
+	out = yardctlOn(t, f, 2, "policies", ns)
+	mustContain(t, "yardctl policies on "+node2, out, "Policy "+ns+"/only-friend",
+		"isolates pod "+ns+"/server for ingress: ",
+		"ingress rule 0: allows from pods ns="+ns+" {app=friend} (1 address) on TCP/8080")
+	if strings.Contains(out, "for ingress: 0 packets dropped") {
+		t.Errorf("the client's refused connection is not counted as dropped:\n%s", out)
+	}
+	out = yardctl(t, f, "policies")
+	mustContain(t, "yardctl policies on "+node1, out, "node "+node1+", 0 NetworkPolicies (and ")
 }
 
 func ptr[T any](v T) *T { return &v }
