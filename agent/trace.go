@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"regexp"
-	"strconv"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -17,17 +14,6 @@ import (
 
 // Packet traces (GET /v1/trace, yardctl trace and explain): ofproto/trace of a connection's first packet, built
 // from the agent's state, read step by step with the owners of the matched flows.
-
-var (
-	bucketIPRe   = regexp.MustCompile(`set_field:0x([0-9a-f]+)->reg3`)
-	bucketPortRe = regexp.MustCompile(`set_field:0x([0-9a-f]+)/0xffff->reg4`)
-	ctTableRe    = regexp.MustCompile(`ct\([^)]*table=(\d+)`)
-	nwSrcRe      = regexp.MustCompile(`nw_src=([0-9.]+)`)
-)
-
-// simulatedDepth marks the EndpointDNAT step the agent adds for a select group's bucket (no real lookup has a
-// negative nesting depth).
-const simulatedDepth = -1
 
 // Trace traces the first packet of a new connection through br-int.
 func (a *Agent) Trace(ctx context.Context, req api.TraceRequest) (*api.TraceResult, error) {
@@ -47,7 +33,7 @@ func (a *Agent) Trace(ctx context.Context, req api.TraceRequest) (*api.TraceResu
 	steps := a.bridgeSteps(tr)
 	dropped := tr.Dropped()
 	if id, ok := stoppedAtGroup(steps); ok && dropped {
-		merged, nat, last, tr2, err := a.followGroup(ctx, pkt, steps, id)
+		merged, nat, last, tr2, err := a.followGroup(ctx, req.Endpoint, pkt, steps, id)
 		if err != nil {
 			return nil, err
 		}
@@ -92,105 +78,6 @@ func (a *Agent) ownerOf(cookie uint64) stepOwner {
 		return stepOwner{Kind: o.Category.String(), Key: o.Key}
 	}
 	return stepOwner{}
-}
-
-// stoppedAtGroup says whether the trace ends in ServiceLB at a select group: ofproto/trace does not follow a select
-// group whose bucket is chosen by a datapath hash.
-func stoppedAtGroup(steps []openflow.TraceStep) (uint32, bool) {
-	if len(steps) == 0 || steps[len(steps)-1].Table != flows.ServiceLB.ID {
-		return 0, false
-	}
-	for _, act := range steps[len(steps)-1].Actions {
-		if m := groupRe.FindStringSubmatch(act.Text); m != nil {
-			id, err := strconv.ParseUint(m[1], 10, 32)
-			return uint32(id), err == nil
-		}
-	}
-	return 0, false
-}
-
-// followGroup continues a Service connection's trace past its select group: it takes the group's first bucket
-// (the endpoint it loads), adds the endpoint's EndpointDNAT flow as a step, and traces the DNAT'd tuple, whose
-// steps from the table the DNAT resumes in are appended. A group without buckets gives a ServiceNAT with no
-// endpoints and no continuation.
-func (a *Agent) followGroup(ctx context.Context, pkt tracePacket, steps []openflow.TraceStep, id uint32) ([]openflow.TraceStep, *api.ServiceNAT, tracePacket, *openflow.Trace, error) {
-	lb := steps[len(steps)-1]
-	nat := &api.ServiceNAT{Service: a.ownerOf(lb.Cookie).Key}
-	groups, err := a.of.DumpGroups(ctx)
-	if err != nil {
-		return nil, nil, pkt, nil, err
-	}
-	var bucket string
-	for _, g := range groups {
-		if g.ID == id {
-			nat.Endpoints = len(g.Buckets)
-			if len(g.Buckets) > 0 {
-				bucket = g.Buckets[0].Actions
-			}
-		}
-	}
-	ipm, portm := bucketIPRe.FindStringSubmatch(bucket), bucketPortRe.FindStringSubmatch(bucket)
-	if ipm == nil || portm == nil {
-		return nil, nat, pkt, nil, nil
-	}
-	ipv, _ := strconv.ParseUint(ipm[1], 16, 32)
-	port, _ := strconv.ParseUint(portm[1], 16, 16)
-	ep := net.IPv4(byte(ipv>>24), byte(ipv>>16), byte(ipv>>8), byte(ipv)).To4()
-	nat.Endpoint = net.JoinHostPort(ep.String(), strconv.FormatUint(port, 10))
-
-	dnat, err := a.endpointFlow(ctx, ipm[1], portm[1], id, pkt.Src)
-	if err != nil || dnat == nil {
-		return nil, nat, pkt, nil, err
-	}
-	next := pkt
-	next.Dst, next.DPort = ep, uint16(port)
-	tr2, err := a.of.Trace(ctx, next.flowText())
-	if err != nil {
-		return nil, nil, pkt, nil, err
-	}
-	resume := flows.L3Forwarding.ID
-	if m := ctTableRe.FindStringSubmatch(dnat.Actions); m != nil {
-		if t, err := strconv.ParseUint(m[1], 10, 8); err == nil {
-			resume = uint8(t)
-		}
-	}
-	merged := append(append([]openflow.TraceStep(nil), steps...), openflow.TraceStep{Table: dnat.Table, Depth: simulatedDepth,
-		Priority: dnat.Priority, Cookie: dnat.Cookie, Match: dnat.Match, Actions: []openflow.TraceAction{{Text: dnat.Actions}}})
-	rest := a.bridgeSteps(tr2)
-	for i, s := range rest {
-		if s.Pass > 0 && s.Table >= resume {
-			merged = append(merged, rest[i:]...)
-			break
-		}
-	}
-	return merged, nat, next, tr2, nil
-}
-
-// endpointFlow finds the EndpointDNAT flow of an endpoint (reg3, reg4 as the bucket loads them) of load balancer
-// id: the hairpin twin when the client is the endpoint itself.
-func (a *Agent) endpointFlow(ctx context.Context, ipHex, portHex string, id uint32, src net.IP) (*openflow.Flow, error) {
-	dumped, err := a.of.DumpFlows(ctx)
-	if err != nil {
-		return nil, err
-	}
-	want := []string{"reg3=0x" + ipHex, "reg4=0x" + portHex + "/0xffff", fmt.Sprintf("reg5=0x%x", id)}
-	var best *openflow.Flow
-	for i, f := range dumped {
-		if f.Table != flows.EndpointDNAT.ID {
-			continue
-		}
-		ok := true
-		for _, w := range want {
-			ok = ok && strings.Contains(","+f.Match+",", ","+w+",")
-		}
-		if m := nwSrcRe.FindStringSubmatch(f.Match); m != nil && !net.ParseIP(m[1]).Equal(src) {
-			ok = false
-		}
-		if ok && (best == nil || f.Priority > best.Priority) {
-			best = &dumped[i]
-		}
-	}
-	return best, nil
 }
 
 // explainRefused recognises a Service address without endpoints: it has no flows, so the packet goes to the host,

@@ -191,3 +191,33 @@ func TestReadTracePolicyDropAndSpoof(t *testing.T) {
 		t.Errorf("spoofed: verdict %+v", v)
 	}
 }
+
+func TestChooseBucket(t *testing.T) {
+	bs := []bucket{{ip: net.ParseIP("10.244.0.7").To4(), port: 8080}, {ip: net.ParseIP("10.244.1.2").To4(), port: 8080},
+		{ip: net.ParseIP("10.244.1.2").To4(), port: 9090}}
+	for _, c := range []struct {
+		endpoint string
+		want     int
+	}{{"", 0}, {"10.244.1.2", 1}, {"10.244.1.2:9090", 2}, {"10.244.0.7:8080", 0}} {
+		if got, err := chooseBucket(bs, c.endpoint); err != nil || got != c.want {
+			t.Errorf("%q: bucket %d (%v), want %d", c.endpoint, got, err, c.want)
+		}
+	}
+	_, err := chooseBucket(bs, "10.244.9.9")
+	if err == nil || !strings.Contains(err.Error(), "10.244.0.7:8080, 10.244.1.2:8080, 10.244.1.2:9090") {
+		t.Errorf("an endpoint that is no bucket: %v", err)
+	}
+}
+
+func TestReachesBucket(t *testing.T) {
+	b := bucket{ipHex: "af40102", portHex: "1f90"}
+	hit := []openflow.TraceStep{{Table: flows.ServiceLB.ID}, {Table: flows.EndpointDNAT.ID, Depth: 1,
+		Match: "tcp,reg3=0xaf40102,reg4=0x1f90/0xffff,reg5=0x1"}}
+	if !reachesBucket(hit, b) {
+		t.Error("the bucket's EndpointDNAT flow was matched")
+	}
+	other := []openflow.TraceStep{{Table: flows.EndpointDNAT.ID, Match: "tcp,reg3=0xaf401021,reg4=0x1f90/0xffff,reg5=0x1"}}
+	if reachesBucket(other, b) || reachesBucket(hit[:1], b) {
+		t.Error("another endpoint's flow, or none, is not the bucket")
+	}
+}

@@ -23,6 +23,9 @@ type tracePacket struct {
 	Proto          string // tcp, udp or icmp
 	SPort, DPort   uint16
 	TTL            uint8
+	// DPHash, when not 0, is the datapath hash the packet carries: the one that makes a Service's select group
+	// take a chosen bucket (flows.SelectHash).
+	DPHash uint32
 }
 
 // flowText is the packet in ovs-ofctl flow syntax, as ofproto/trace takes it.
@@ -37,6 +40,9 @@ func (p tracePacket) flowText() string {
 		parts = append(parts, "icmp_type=8", "icmp_code=0")
 	} else {
 		parts = append(parts, fmt.Sprintf("tp_src=%d", p.SPort), fmt.Sprintf("tp_dst=%d", p.DPort))
+	}
+	if p.DPHash != 0 {
+		parts = append(parts, fmt.Sprintf("dp_hash=%d", p.DPHash))
 	}
 	return strings.Join(parts, ",")
 }

@@ -270,6 +270,19 @@ func serviceGroup(lb LoadBalancer) openflow.Group {
 	return g
 }
 
+// SelectHash is a dp_hash value with which a Service's select group (serviceGroup: dp_hash, equal weights) of n
+// buckets takes bucket k. OVS maps dp_hash & mask, mask = max(16, n rounded up to a power of two) - 1, to buckets
+// by Webster's method, which with equal weights is round robin: value v takes bucket v mod n. dp_hash 0 means "not
+// computed yet", so the value is mask+1+k. ofproto/trace given this dp_hash follows that bucket (the datapath
+// computes its own from the packet: a hash of its 5-tuple, randomly seeded in the kernel datapath).
+func SelectHash(k, n int) uint32 {
+	slots := 16
+	for slots < n {
+		slots *= 2
+	}
+	return uint32(slots + k)
+}
+
 // serviceEntryFlows are the ServiceLB flows of one entry point.
 func serviceEntryFlows(lb LoadBalancer, e ServiceEntry) []openflow.Flow {
 	match := func(state *RegMark) *MatchBuilder {

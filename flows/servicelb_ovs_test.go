@@ -1,6 +1,8 @@
 package flows
 
 import (
+	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -94,5 +96,39 @@ func TestServicesInOVS(t *testing.T) {
 		",nw_src=192.0.2.7,nw_dst=169.254.0.252,nw_ttl=64,sctp_src=40000,sctp_dst=30132", "--ct-next", "trk,new")
 	if m := regexp.MustCompile(`(?m)^Datapath actions: (.*)$`).FindAllStringSubmatch(trace, -1); len(m) == 0 || m[len(m)-1][1] != "drop" {
 		t.Errorf("NodePort without a local endpoint is not dropped:\n%s", trace)
+	}
+}
+
+// ofproto/trace given SelectHash's dp_hash follows exactly that bucket of a Service's dp_hash select group, for
+// groups of 2, 5 and 17 endpoints (17 needs 32 hash values).
+func TestSelectHashPicksTheBucket(t *testing.T) {
+	o := startPrivateOVS(t)
+	o.vsctl(t, "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev", "fail_mode=secure", "protocols=OpenFlow15",
+		"--", "add-port", "br-int", "gw0", "--", "set", "interface", "gw0", "type=internal", "ofport_request=2", `mac="0a:58:0a:f4:01:01"`,
+		"--", "add-port", "br-int", "pod2", "--", "set", "interface", "pod2", "type=internal", "ofport_request=11")
+	var lbs []LoadBalancer
+	for i, n := range []int{2, 5, 17} {
+		lb := LoadBalancer{ID: uint32(10 + i), Protocol: TCP, Entries: []ServiceEntry{{IP: net.IPv4(10, 96, 1, byte(i)), Port: 80}}}
+		for e := range n {
+			lb.Endpoints = append(lb.Endpoints, ServiceEndpoint{IP: net.IPv4(10, 244, 9, byte(e+1)), Port: uint16(8000 + e)})
+		}
+		lbs = append(lbs, lb)
+	}
+	all := append(PipelineFlows(testNode), PodFlows(testNode, testPod2)...)
+	all = append(all, ServicePipelineFlows(testServices)...)
+	svcFlows, groups := ServiceFlows(testServices, lbs)
+	o.loadAndDump(t, groups, append(all, svcFlows...))
+	dnat := regexp.MustCompile(`nat\(dst=([0-9.]+):(\d+)\)`)
+	for _, lb := range lbs {
+		n := len(lb.Endpoints)
+		for k, ep := range lb.Endpoints {
+			trace := o.appctl(t, "ofproto/trace", "br-int", fmt.Sprintf("in_port=11,tcp,dl_src=0a:58:0a:f4:01:03,dl_dst=0a:58:0a:f4:01:01,"+
+				"nw_src=10.244.1.3,nw_dst=%s,nw_ttl=64,tp_src=40000,tp_dst=80,dp_hash=%d", lb.Entries[0].IP, SelectHash(k, n)),
+				"--ct-next", "trk,new", "--ct-next", "trk,new")
+			m := dnat.FindStringSubmatch(trace)
+			if want := fmt.Sprintf("%s:%d", ep.IP, ep.Port); m == nil || m[1]+":"+m[2] != want {
+				t.Errorf("group %d (%d buckets), bucket %d: DNAT %v, want %s\n%s", lb.ID, n, k, m, want, trace)
+			}
+		}
 	}
 }

@@ -20,6 +20,7 @@ type traceOpts struct {
 	inPort         string
 	socketTemplate string
 	nodeSockets    map[string]string
+	endpoint       string
 	flows          bool
 }
 
@@ -28,6 +29,7 @@ func (o *traceOpts) register(c *cobra.Command) {
 	c.Flags().StringVar(&o.inPort, "in-port", "", "where the packet enters the source node instead of the source pod's port: an OpenFlow port number (another pod's port: a spoofed source), gateway or tunnel")
 	c.Flags().StringVar(&o.socketTemplate, "socket-template", envOr("SWITCHYARD_AGENT_SOCKET_TEMPLATE", ""), "the agent socket of any node, {node} replaced by its name (e.g. /tmp/sylab/nodes/{node}/run/agent.sock): lets the trace start on the source pod's node and continue on the peers")
 	c.Flags().StringToStringVar(&o.nodeSockets, "node-socket", nil, "the agent socket of a node, node=path (repeatable; wins over --socket-template)")
+	c.Flags().StringVar(&o.endpoint, "endpoint", "", "through a Service, follow this endpoint's bucket (namespace/pod, IP or IP:port) instead of the first")
 }
 
 // socketFor is the agent socket of a node, if the flags name one.
@@ -166,7 +168,14 @@ func (o *traceOpts) run(g *globals, srcArg, dstArg string) (*tracePath, error) {
 			agent = c
 		}
 	}
-	req := api.TraceRequest{Src: src.IP, Dst: dst.IP, Proto: o.proto, DPort: port, InPort: o.inPort}
+	req := api.TraceRequest{Src: src.IP, Dst: dst.IP, Proto: o.proto, DPort: port, InPort: o.inPort, Endpoint: o.endpoint}
+	if strings.Contains(o.endpoint, "/") {
+		ep, err := r.resolve(ctx, o.endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("--endpoint: %w", err)
+		}
+		req.Endpoint = ep.IP
+	}
 	if req.Proto == "" {
 		req.Proto = "icmp"
 		if port != 0 {

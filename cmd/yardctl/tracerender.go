@@ -28,7 +28,7 @@ func renderTrace(w io.Writer, p *tracePath, withFlows bool) {
 		for _, s := range h.Steps {
 			says := s.Says
 			if s.Simulated {
-				says += " (bucket chosen by the agent: ofproto/trace cannot follow select groups)"
+				says += " (simulated: ofproto/trace did not follow the bucket)"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\n", s.TableName, says)
 			if withFlows {
@@ -45,8 +45,14 @@ func renderTrace(w io.Writer, p *tracePath, withFlows bool) {
 			}
 		}
 		tw.Flush()
-		if h.NAT != nil && h.NAT.Endpoints > 1 {
-			fmt.Fprintf(w, "  (Service %s has %d endpoints; the trace follows %s)\n", h.NAT.Service, h.NAT.Endpoints, h.NAT.Endpoint)
+		if n := h.NAT; n != nil && n.Endpoints > 1 {
+			why := "the first; --endpoint follows another"
+			if n.Named {
+				why = "as --endpoint asked"
+			}
+			fmt.Fprintf(w, "  (Service %s: group %d has %d endpoints (%s); the datapath picks one per connection by a hash of its addresses\n"+
+				"   and ports; this trace follows bucket %d, %s, %s)\n", n.Service, n.Group, n.Endpoints, strings.Join(n.Choices, ", "),
+				n.Bucket, n.Endpoint, why)
 		}
 		fmt.Fprintf(w, "  => %s\n", h.Verdict.Summary)
 	}

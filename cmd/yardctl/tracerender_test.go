@@ -36,6 +36,21 @@ func TestRenderTraceGolden(t *testing.T) {
 	}
 }
 
+// A Service with several endpoints: the trace says which bucket it followed and why (here the endpoint the user
+// named, followed by OVS itself rather than simulated).
+func TestRenderTraceNamedEndpointGolden(t *testing.T) {
+	var p tracePath
+	loadJSON(t, "trace-service.json", &p)
+	for i := range p.Hops[0].Steps {
+		p.Hops[0].Steps[i].Simulated = false
+	}
+	p.Hops[0].NAT = &api.ServiceNAT{Service: "x/web", Group: 1, Endpoint: "10.244.1.2:8080", Endpoints: 3, Bucket: 1, Named: true,
+		Choices: []string{"10.244.0.7:8080", "10.244.1.2:8080", "10.244.1.9:8080"}}
+	var b bytes.Buffer
+	renderTrace(&b, &p, false)
+	golden(t, "trace-service-endpoint.golden", b.Bytes())
+}
+
 func TestExplainLines(t *testing.T) {
 	want := map[string][]string{
 		"trace-service": {"delivered: ", "reaches pod x/b on node2", "Service x/web -> 10.244.1.2:8080", "allowed by policy x/allow-c ingress rule 0 on node2"},

@@ -31,6 +31,9 @@ type TraceRequest struct {
 	InPort string `json:"inPort,omitempty"`
 	// TunSrc is the transport address of the node the packet was tunnelled from (InPort tunnel; implied by it).
 	TunSrc string `json:"tunSrc,omitempty"`
+	// Endpoint names the Service endpoint ("ip" or "ip:port") whose bucket the trace follows when the packet
+	// reaches a Service's select group; "" follows the first bucket.
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // Query encodes the request as the query of GET PathTrace.
@@ -50,13 +53,28 @@ func (r TraceRequest) Query() string {
 	if r.TunSrc != "" {
 		v.Set("tun_src", r.TunSrc)
 	}
+	if r.Endpoint != "" {
+		v.Set("endpoint", r.Endpoint)
+	}
 	return PathTrace + "?" + v.Encode()
 }
 
 // ParseTraceRequest reads and checks a GET PathTrace query. The protocol defaults to tcp with a port and icmp
 // without one; tun_src alone means the packet comes from the tunnel.
 func ParseTraceRequest(v url.Values) (TraceRequest, error) {
-	r := TraceRequest{Src: v.Get("src"), Dst: v.Get("dst"), Proto: v.Get("proto"), InPort: v.Get("in_port"), TunSrc: v.Get("tun_src")}
+	r := TraceRequest{Src: v.Get("src"), Dst: v.Get("dst"), Proto: v.Get("proto"), InPort: v.Get("in_port"), TunSrc: v.Get("tun_src"),
+		Endpoint: v.Get("endpoint")}
+	if r.Endpoint != "" {
+		host, port, err := net.SplitHostPort(r.Endpoint)
+		if err != nil {
+			host = r.Endpoint
+		} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return r, fmt.Errorf("endpoint %q: the port must be 1-65535", r.Endpoint)
+		}
+		if ip := net.ParseIP(host); ip == nil || ip.To4() == nil {
+			return r, fmt.Errorf("endpoint %q: want an IPv4 address, optionally with :port", r.Endpoint)
+		}
+	}
 	for _, a := range []struct{ name, val string }{{"src", r.Src}, {"dst", r.Dst}, {"tun_src", r.TunSrc}} {
 		if a.val == "" && a.name == "tun_src" {
 			continue
@@ -156,8 +174,14 @@ type TraceNext struct {
 // ServiceNAT is a Service connection's DNAT, when the trace went through a Service.
 type ServiceNAT struct {
 	Service   string `json:"service"`   // namespace/name
+	Group     uint32 `json:"group"`     // the select group
 	Endpoint  string `json:"endpoint"`  // ip:port the trace followed
 	Endpoints int    `json:"endpoints"` // how many the Service's group could choose from
+	// Bucket is the index of the bucket followed; Named says the request named its endpoint (else the first).
+	Bucket int  `json:"bucket"`
+	Named  bool `json:"named,omitempty"`
+	// Choices are every bucket's endpoint, in bucket order.
+	Choices []string `json:"choices,omitempty"`
 }
 
 // TraceResult is the answer of PathTrace.

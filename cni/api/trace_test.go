@@ -41,3 +41,21 @@ func TestParseTraceRequest(t *testing.T) {
 		t.Errorf("Query round trip: %+v %v, want %+v", back, err, r)
 	}
 }
+
+func TestParseTraceRequestEndpoint(t *testing.T) {
+	for _, c := range []struct {
+		endpoint string
+		ok       bool
+	}{{"10.244.1.2", true}, {"10.244.1.2:8080", true}, {"10.244.1.2:0", false}, {"x/b", false}, {"fd00::1", false}, {"10.244.1.2:http", false}} {
+		v := url.Values{"src": {"10.244.0.2"}, "dst": {"10.96.0.10"}, "dport": {"80"}, "endpoint": {c.endpoint}}
+		r, err := ParseTraceRequest(v)
+		if (err == nil) != c.ok || c.ok && r.Endpoint != c.endpoint {
+			t.Errorf("endpoint %q: %+v %v", c.endpoint, r, err)
+		}
+		if c.ok {
+			if back, err := url.ParseQuery(strings.TrimPrefix(r.Query(), PathTrace+"?")); err != nil || back.Get("endpoint") != c.endpoint {
+				t.Errorf("endpoint %q does not survive Query: %v", c.endpoint, back)
+			}
+		}
+	}
+}

@@ -126,6 +126,7 @@ func TestTraceAcrossNodesAndExplain(t *testing.T) {
 	// yardctl services: the Service's group with the server as its bucket, the empty Service refused by the host.
 	eventually(t, "yardctl services shows both Services", func() (bool, string) {
 		out := yardctl(t, f, "services", ns)
+		t.Logf("yardctl services %s:\n%s", ns, out)
 		return strings.Contains(out, "Service "+ns+"/web  (") && strings.Contains(out, "bucket 0  "+server.Status.PodIP+":8080") &&
 			strings.Contains(out, "Service "+ns+"/empty") && strings.Contains(out, "no ready endpoint, the host refuses") &&
 			!strings.Contains(out, "NOT IN br-int"), out
@@ -177,6 +178,7 @@ func TestTraceAcrossNodesAndExplain(t *testing.T) {
 	// yardctl policies on the server's node: the policy isolates the server, its rule, and the client's dropped
 	// packets; node1 has no pod it isolates.
 	out = yardctlOn(t, f, 2, "policies", ns)
+	t.Logf("yardctl policies %s on %s:\n%s", ns, node2, out)
 	mustContain(t, "yardctl policies on "+node2, out, "Policy "+ns+"/only-friend",
 		"isolates pod "+ns+"/server for ingress: ",
 		"ingress rule 0: allows from pods ns="+ns+" {app=friend} (1 address) on TCP/8080")
@@ -188,3 +190,43 @@ func TestTraceAcrossNodesAndExplain(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Through a Service with endpoints on both nodes, --endpoint makes the trace follow that endpoint's bucket (OVS
+// follows it, nothing simulated) to its pod and node, and says which bucket; an endpoint that is not one is an
+// error naming the endpoints.
+func TestTraceNamedEndpoint(t *testing.T) {
+	f := framework.Get(t)
+	ns := f.Namespace(t, "endpoint", nil)
+	f.CreatePod(t, ns, "client", framework.PodSpec{Node: 1})
+	a := f.CreatePod(t, ns, "duo-a", framework.PodSpec{Node: 1, Labels: map[string]string{"app": "duo"}, TCP: []int32{8080}})
+	b := f.CreatePod(t, ns, "duo-b", framework.PodSpec{Node: 2, Labels: map[string]string{"app": "duo"}, TCP: []int32{8080}})
+	duo := service(t, f, ns, "duo", "duo")
+	f.WaitPodReady(t, ns, "client", time.Minute)
+	node1, node2 := f.Lab.Plan.NodeName(1), f.Lab.Plan.NodeName(2)
+	eventually(t, "Service duo has both endpoints", func() (bool, string) {
+		out := yardctl(t, f, "services", ns+"/duo")
+		return strings.Contains(out, "-> 2 endpoints"), out
+	})
+	for _, c := range []struct {
+		pod  *corev1.Pod
+		node string
+	}{{a, node1}, {b, node2}} {
+		out := yardctl(t, f, "trace", ns+"/client", "svc/"+ns+"/duo:80", "--endpoint", ns+"/"+c.pod.Name)
+		mustContain(t, "trace through endpoint "+c.pod.Name, out,
+			"Service "+ns+"/duo -> endpoint "+c.pod.Status.PodIP+":8080",
+			", "+c.pod.Status.PodIP+":8080, as --endpoint asked)",
+			"verdict: delivered: ", "reaches pod "+ns+"/"+c.pod.Name+" on "+c.node)
+		if strings.Contains(out, "simulated") {
+			t.Errorf("OVS did not follow the bucket itself:\n%s", out)
+		}
+	}
+	out := yardctl(t, f, "trace", ns+"/client", "svc/"+ns+"/duo:80")
+	t.Logf("%s", out)
+	mustContain(t, "trace through the first bucket", out, "this trace follows bucket 0, ", "(the first; --endpoint follows another)")
+
+	cmd := exec.Command(filepath.Join(f.Lab.Options.BinDir, "yardctl"), "trace", "--socket", filepath.Join(f.Lab.NodeDir(1), "run", "agent.sock"),
+		ns+"/client", duo.Spec.ClusterIP+":80", "--endpoint", "10.244.255.254:1")
+	if got, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(got), "is not one of the Service's endpoints") {
+		t.Errorf("a wrong --endpoint: %v\n%s", err, got)
+	}
+}
