@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"sync"
 )
 
 // ServeConnect is an HTTP CONNECT proxy on ln whose tunnels are dialled inside the namespace at netnsPath: programs
@@ -13,46 +12,31 @@ import (
 // route between the host and the lab. allowed vets every target host:port (the lab's own ranges only); anything
 // else is refused with 403. It returns when ctx is done.
 func ServeConnect(ctx context.Context, ln net.Listener, netnsPath string, allowed func(target string) bool) error {
-	go func() { <-ctx.Done(); ln.Close() }()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
+	return acceptEach(ctx, ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			br := bufio.NewReader(c)
-			req, err := http.ReadRequest(br)
-			if err != nil {
+		if req.Method != http.MethodConnect || !allowed(req.Host) {
+			_, _ = c.Write([]byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
+			return
+		}
+		up, err := Dial(ctx, netnsPath, req.Host)
+		if err != nil {
+			_, _ = c.Write([]byte("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"))
+			return
+		}
+		defer up.Close()
+		if _, err := c.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+			return
+		}
+		if n := br.Buffered(); n > 0 { // bytes the client sent after the request (a TLS hello)
+			b, _ := br.Peek(n)
+			if _, err := up.Write(b); err != nil {
 				return
 			}
-			if req.Method != http.MethodConnect || !allowed(req.Host) {
-				_, _ = c.Write([]byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
-				return
-			}
-			up, err := Dial(ctx, netnsPath, req.Host)
-			if err != nil {
-				_, _ = c.Write([]byte("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"))
-				return
-			}
-			defer up.Close()
-			if _, err := c.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
-				return
-			}
-			if n := br.Buffered(); n > 0 { // bytes the client sent after the request (a TLS hello)
-				b, _ := br.Peek(n)
-				if _, err := up.Write(b); err != nil {
-					return
-				}
-			}
-			pipe(c, up)
-		}()
-	}
+		}
+		pipe(c, up)
+	})
 }

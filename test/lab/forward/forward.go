@@ -18,6 +18,19 @@ import (
 // Serve accepts on ln and forwards each connection to target, dialled inside the namespace at netnsPath. It returns
 // when ctx is done.
 func Serve(ctx context.Context, ln net.Listener, netnsPath, target string) error {
+	return acceptEach(ctx, ln, func(c net.Conn) {
+		up, err := Dial(ctx, netnsPath, target)
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		pipe(c, up)
+	})
+}
+
+// acceptEach runs handle for every connection ln accepts, each in its own goroutine, and closes the connection
+// after it. It returns when ctx is done (after the handlers) or accepting fails.
+func acceptEach(ctx context.Context, ln net.Listener, handle func(net.Conn)) error {
 	go func() { <-ctx.Done(); ln.Close() }()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -33,12 +46,7 @@ func Serve(ctx context.Context, ln net.Listener, netnsPath, target string) error
 		go func() {
 			defer wg.Done()
 			defer c.Close()
-			up, err := Dial(ctx, netnsPath, target)
-			if err != nil {
-				return
-			}
-			defer up.Close()
-			pipe(c, up)
+			handle(c)
 		}()
 	}
 }
