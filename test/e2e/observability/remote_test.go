@@ -33,26 +33,20 @@ import (
 // has one. yardctl (Go's $HTTPS_PROXY) goes through it; the kubeconfig's API server, on loopback, is never proxied.
 func labProxy(t *testing.T, f *framework.Framework) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	proxy, stop, err := forward.StartConnect("/run/netns/"+f.Lab.Plan.ControlPlaneNS(), func(target string) bool {
+		host, _, err := net.SplitHostPort(target)
+		for i := 1; i <= f.Lab.Options.Nodes; i++ {
+			if err == nil && host == f.Lab.Plan.NodeIP(i).String() {
+				return true
+			}
+		}
+		return false
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = forward.ServeConnect(ctx, ln, "/run/netns/"+f.Lab.Plan.ControlPlaneNS(), func(target string) bool {
-			host, _, err := net.SplitHostPort(target)
-			for i := 1; i <= f.Lab.Options.Nodes; i++ {
-				if err == nil && host == f.Lab.Plan.NodeIP(i).String() {
-					return true
-				}
-			}
-			return false
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	t.Cleanup(stop)
+	return proxy
 }
 
 // yardctlRemote runs yardctl on the host with only a kubeconfig (no agent socket), through the lab proxy.

@@ -7,6 +7,22 @@ import (
 	"net/http"
 )
 
+// StartConnect runs ServeConnect on a free port of the caller's loopback until stop is called; proxy is its URL
+// for $HTTPS_PROXY.
+func StartConnect(netnsPath string, allowed func(target string) bool) (proxy string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ServeConnect(ctx, ln, netnsPath, allowed)
+	}()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
 // ServeConnect is an HTTP CONNECT proxy on ln whose tunnels are dialled inside the namespace at netnsPath: programs
 // on the host that honour $HTTPS_PROXY (yardctl, client-go) reach addresses inside the lab through it, without any
 // route between the host and the lab. allowed vets every target host:port (the lab's own ranges only); anything

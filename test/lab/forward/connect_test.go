@@ -2,32 +2,18 @@ package forward
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
-
-	"github.com/containernetworking/plugins/pkg/ns"
-
-	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
 // A CONNECT to an allowed target inside the namespace is tunnelled (with the bytes sent right after the request);
 // any other target, or another method, gets 403.
 func TestConnectIntoNamespace(t *testing.T) {
-	nettest.RequireRoot(t)
-	path := "/run/netns/" + nettest.NewNetns(t, "fwdc")
-	var target net.Listener
-	if err := ns.WithNetNSPath(path, func(ns.NetNS) error {
-		var err error
-		target, err = net.Listen("tcp", "127.0.0.1:0")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
+	path, target := listenIn(t, "fwdc")
 	go func() {
 		for {
 			c, err := target.Accept()
@@ -39,21 +25,14 @@ func TestConnectIntoNamespace(t *testing.T) {
 			c.Close()
 		}
 	}()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	proxy, stop, err := StartConnect(path, func(a string) bool { return a == target.Addr().String() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = ServeConnect(ctx, ln, path, func(a string) bool { return a == target.Addr().String() })
-	}()
-	defer func() { cancel(); <-done }()
-
+	defer stop()
 	connect := func(method, to string) (string, string) {
 		t.Helper()
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", strings.TrimPrefix(proxy, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,19 +11,25 @@ import (
 	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
-func TestForwardIntoNamespace(t *testing.T) {
+// listenIn listens on the loopback of a new namespace; it returns the namespace's path and the listener.
+func listenIn(t *testing.T, prefix string) (string, net.Listener) {
+	t.Helper()
 	nettest.RequireRoot(t)
-	name := nettest.NewNetns(t, "fwd")
-	path := "/run/netns/" + name
-	var target net.Listener
+	path := "/run/netns/" + nettest.NewNetns(t, prefix)
+	var ln net.Listener
 	if err := ns.WithNetNSPath(path, func(ns.NetNS) error {
 		var err error
-		target, err = net.Listen("tcp", "127.0.0.1:0")
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer target.Close()
+	t.Cleanup(func() { ln.Close() })
+	return path, ln
+}
+
+func TestForwardIntoNamespace(t *testing.T) {
+	path, target := listenIn(t, "fwd")
 	go func() {
 		c, err := target.Accept()
 		if err == nil {
