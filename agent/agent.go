@@ -58,9 +58,10 @@ type Agent struct {
 
 	metrics *metrics.Metrics
 
-	mu       sync.Mutex
-	ready    bool
-	notReady string
+	mu        sync.Mutex
+	ready     bool
+	notReady  string
+	remoteAPI string // where the remote API listens, or "off: why" (yardctl status)
 }
 
 // Run starts the agent and blocks until ctx is cancelled. The local API answers from the first moment (CNI

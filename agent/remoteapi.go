@@ -35,31 +35,42 @@ import (
 // address. It never stops the agent: a failure is logged, the node's networking does not depend on it.
 func (a *Agent) startRemoteAPI(ctx context.Context) {
 	log := a.log.WithField("component", "remote-api")
+	state := "off: remoteAPIPort is 0"
+	defer func() {
+		a.mu.Lock()
+		a.remoteAPI = state
+		a.mu.Unlock()
+	}()
 	switch {
 	case a.cfg.RemoteAPIPort == 0:
 		return
 	case a.kube == nil || a.transport == nil || a.transport.Addr == nil:
-		log.Info("remote API off: it needs the Kubernetes API and a transport address")
+		state = "off: it needs the Kubernetes API and a transport address"
+		log.Info("remote API " + state)
 		return
 	}
 	ip := a.transport.Addr.IP
 	cert, sum, err := selfSignedCert(a.cfg.NodeName, ip, time.Now())
 	if err != nil {
+		state = "off: no certificate: " + err.Error()
 		log.WithError(err).Error("remote API off: no certificate")
 		return
 	}
 	auth := &apiserver.KubeAuth{Client: a.kube, Node: a.cfg.NodeName}
 	if err := auth.Preflight(ctx); err != nil {
+		state = "off: it could not check its clients: " + err.Error()
 		log.WithError(err).Error("remote API off: it could not check its clients")
 		return
 	}
 	addr := net.JoinHostPort(ip.String(), strconv.Itoa(a.cfg.RemoteAPIPort))
 	srv, err := apiserver.ListenRemote(addr, cert, a, auth, a.isPodAddress, log)
 	if err != nil {
+		state = "off: " + err.Error()
 		log.WithError(err).Error("remote API off")
 		return
 	}
 	if err := a.publishRemoteAPI(ctx, sum); err != nil {
+		state = "off: cannot publish its certificate: " + err.Error()
 		log.WithError(err).Error("remote API off: cannot publish its certificate (yardctl could not check it)")
 		_ = srv.Shutdown(ctx)
 		return
@@ -75,6 +86,7 @@ func (a *Agent) startRemoteAPI(ctx context.Context) {
 			log.WithError(err).Error("remote API stopped")
 		}
 	}()
+	state = "https://" + addr
 	log.WithFields(logrus.Fields{"address": addr, "sha256": sum}).Info("remote API serving")
 }
 

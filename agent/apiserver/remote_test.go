@@ -40,6 +40,7 @@ func (b backend) GC(context.Context, string, []api.AttachmentKey) ([]api.Attachm
 	return nil, nil
 }
 func (b backend) Status() api.Status                                                { return api.Status{Ready: true, Node: "n1"} }
+func (b backend) StatusDetail(context.Context) *api.StatusDetail                    { return &api.StatusDetail{} }
 func (b backend) Pods() []api.Attachment                                            { return nil }
 func (b backend) Flows(context.Context) (*api.FlowList, error)                      { return &api.FlowList{Node: "n1"}, nil }
 func (b backend) Trace(context.Context, api.TraceRequest) (*api.TraceResult, error) { return nil, nil }

@@ -28,6 +28,7 @@ type Backend interface {
 	Check(ctx context.Context, req api.CNIRequest) (*api.Attachment, error)
 	GC(ctx context.Context, network string, valid []api.AttachmentKey) ([]api.AttachmentKey, error)
 	Status() api.Status
+	StatusDetail(ctx context.Context) *api.StatusDetail
 	Pods() []api.Attachment
 	Flows(ctx context.Context) (*api.FlowList, error)
 	Trace(ctx context.Context, req api.TraceRequest) (*api.TraceResult, error)
@@ -75,7 +76,13 @@ func Listen(path string, b Backend, log logrus.FieldLogger) (*Server, error) {
 // readOnly registers the endpoints that only read the agent's state (yardctl's): served on the local socket and,
 // authenticated, remotely (ListenRemote).
 func (s *Server) readOnly(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+api.PathStatus, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.b.Status()) })
+	mux.HandleFunc("GET "+api.PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		st := s.b.Status()
+		if r.URL.Query().Get("detail") == "true" {
+			st.Detail = s.b.StatusDetail(r.Context())
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
 	mux.HandleFunc("GET "+api.PathPods, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.b.Pods()) })
 	mux.HandleFunc("GET "+api.PathFlows, view(func(r *http.Request) (any, error) { return s.b.Flows(r.Context()) }))
 	mux.HandleFunc("GET "+api.PathTrace, s.trace)

@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard-net/switchyard/cni/api"
+	"github.com/switchyard-net/switchyard/flows"
 )
 
 func podsCmd(g *globals) *cobra.Command {
@@ -49,7 +51,7 @@ func statusCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var s api.Status
-			if err := g.get(api.PathStatus, &s); err != nil {
+			if err := g.get(api.PathStatus+"?detail=true", &s); err != nil {
 				return err
 			}
 			if g.output == "json" {
@@ -66,6 +68,30 @@ func renderStatus(w io.Writer, s api.Status) {
 	if !s.Ready {
 		ready = "NOT READY: " + s.Reason
 	}
-	fmt.Fprintf(w, "agent:     %s\nnode:      %s\npod CIDR:  %s\nbridge:    %s (datapath %s)\npods:      %d\nflows:     %d\n",
+	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	defer tw.Flush()
+	fmt.Fprintf(tw, "agent:\t%s\nnode:\t%s\npod CIDR:\t%s\nbridge:\t%s (datapath %s)\npods:\t%d\nflows:\t%d\n",
 		ready, s.Node, s.PodCIDR, s.Bridge, s.Datapath, s.LocalPods, s.Flows)
+	d := s.Detail
+	if d == nil {
+		return
+	}
+	fmt.Fprintf(tw, "OVSDB:\t%s\nOpenFlow:\t%s\nKubernetes API:\t%s\nremote API:\t%s\npeers:\t%d\nServices:\t%d with flows here\nNetworkPolicies:\t%d\n",
+		connected(d.OVSDB), connected(d.OpenFlow), d.KubeAPI, orDash(d.RemoteAPI), d.Peers, d.Services, d.Policies)
+	var names []string
+	for _, t := range flows.Tables() {
+		if n, ok := d.FlowsPerTable[t.Name]; ok {
+			names = append(names, fmt.Sprintf("%s %d", t.Name, n))
+		}
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(tw, "flows by table:\t%s\n", strings.Join(names, ", "))
+	}
+}
+
+func connected(ok bool) string {
+	if ok {
+		return "connected"
+	}
+	return "NOT CONNECTED"
 }

@@ -90,6 +90,10 @@ func TestRenderPodsAndStatusGolden(t *testing.T) {
 	b.WriteString("---\n")
 	renderStatus(&b, api.Status{Ready: true, Node: "node1", PodCIDR: "10.244.0.0/24", Bridge: "br-int", Datapath: "netdev", LocalPods: 2, Flows: 40})
 	renderStatus(&b, api.Status{Ready: false, Reason: "reconciling flows", Node: "node1", Bridge: "br-int", Datapath: "netdev"})
+	b.WriteString("---\n")
+	renderStatus(&b, api.Status{Ready: true, Node: "node1", PodCIDR: "10.244.0.0/24", Bridge: "br-int", Datapath: "netdev", LocalPods: 2, Flows: 40,
+		Detail: &api.StatusDetail{OVSDB: true, OpenFlow: false, KubeAPI: "ok", RemoteAPI: "https://192.168.77.11:10351", Peers: 2, Services: 3, Policies: 1,
+			FlowsPerTable: map[string]uint64{"Classifier": 5, "SpoofGuard": 4, "Output": 3}}})
 	golden(t, "pods-status.golden", b.Bytes())
 }
 

@@ -73,6 +73,23 @@ type Status struct {
 	Datapath  string `json:"datapath"`
 	LocalPods int    `json:"localPods"`
 	Flows     int    `json:"flows"`
+	// Detail is filled when asked for (GET PathStatus?detail=true, yardctl status): it costs OVS and API requests.
+	Detail *StatusDetail `json:"detail,omitempty"`
+}
+
+// StatusDetail is the agent's connections and what it programs, for yardctl status.
+type StatusDetail struct {
+	OVSDB    bool `json:"ovsdb"`    // the OVSDB client is connected
+	OpenFlow bool `json:"openflow"` // br-int answers OpenFlow requests
+	// KubeAPI is "ok", "standalone" (no Kubernetes API configured) or why the API does not answer.
+	KubeAPI string `json:"kubeAPI"`
+	// RemoteAPI is where the remote API listens ("https://192.168.77.11:10351"), or "off: <why>".
+	RemoteAPI string `json:"remoteAPI"`
+	Peers     int    `json:"peers"`
+	Services  int    `json:"services"` // Services with flows on this node
+	Policies  int    `json:"policies"` // NetworkPolicies the controller knows
+	// FlowsPerTable counts br-int's flows by table name.
+	FlowsPerTable map[string]uint64 `json:"flowsPerTable,omitempty"`
 }
 
 // Error is the body of every non-2xx answer. Code is a CNI error code (types.Err*).

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,14 @@ func TestRemoteAPI(t *testing.T) {
 			out, err = yardctlRemote(f, proxy, admin, "status", "--node", node)
 			return err == nil, out
 		})
-		mustContain(t, "remote status of "+node, out, "agent:     ready", "node:      "+node)
+		t.Logf("yardctl status --node %s:\n%s", node, out)
+		for _, want := range []string{`agent: +ready`, `node: +` + node, `OVSDB: +connected`, `OpenFlow: +connected`, `Kubernetes API: +ok`,
+			`remote API: +https://` + regexp.QuoteMeta(f.Lab.Plan.NodeIP(i).String()) + `:10351`, `peers: +` + fmt.Sprint(f.Lab.Options.Nodes-1),
+			`flows by table: +Classifier \d+`} {
+			if !regexp.MustCompile(`(?m)^` + want).MatchString(out) {
+				t.Errorf("remote status of %s lacks %s", node, want)
+			}
+		}
 	}
 
 	ns := f.Namespace(t, "remote", nil)
