@@ -222,7 +222,7 @@ func TestTraceNamedEndpoint(t *testing.T) {
 	}
 	out := yardctl(t, f, "trace", ns+"/client", "svc/"+ns+"/duo:80")
 	t.Logf("%s", out)
-	mustContain(t, "trace through the first bucket", out, "this trace follows bucket 0, ", "(the first; --endpoint follows another)")
+	mustContain(t, "trace through the first bucket", out, "this trace follows bucket 0, ", ", the first; --endpoint follows another)")
 
 	cmd := exec.Command(filepath.Join(f.Lab.Options.BinDir, "yardctl"), "trace", "--socket", filepath.Join(f.Lab.NodeDir(1), "run", "agent.sock"),
 		ns+"/client", duo.Spec.ClusterIP+":80", "--endpoint", "10.244.255.254:1")
