@@ -56,8 +56,11 @@ func (a *Agent) startRemoteAPI(ctx context.Context) {
 		log.WithError(err).Error("remote API off: no certificate")
 		return
 	}
+	// The setup's API requests are bounded: the node's readiness waits for them.
+	setup, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	auth := &apiserver.KubeAuth{Client: a.kube, Node: a.cfg.NodeName}
-	if err := auth.Preflight(ctx); err != nil {
+	if err := auth.Preflight(setup); err != nil {
 		state = "off: it could not check its clients: " + err.Error()
 		log.WithError(err).Error("remote API off: it could not check its clients")
 		return
@@ -69,10 +72,10 @@ func (a *Agent) startRemoteAPI(ctx context.Context) {
 		log.WithError(err).Error("remote API off")
 		return
 	}
-	if err := a.publishRemoteAPI(ctx, sum); err != nil {
+	if err := a.publishRemoteAPI(setup, sum); err != nil {
 		state = "off: cannot publish its certificate: " + err.Error()
 		log.WithError(err).Error("remote API off: cannot publish its certificate (yardctl could not check it)")
-		_ = srv.Shutdown(ctx)
+		_ = srv.Close()
 		return
 	}
 	go func() {

@@ -105,6 +105,9 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting requests and waits for running ones.
 func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
 
+// Close releases a server that never served: its listener.
+func (s *Server) Close() error { return s.ln.Close() }
+
 // view answers a read-only GET: the backend's answer, or "try again later" with its error (not ready, OVS busy).
 func view(get func(*http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
