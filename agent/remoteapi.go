@@ -66,7 +66,7 @@ func (a *Agent) startRemoteAPI(ctx context.Context) {
 		return
 	}
 	addr := net.JoinHostPort(ip.String(), strconv.Itoa(a.cfg.RemoteAPIPort))
-	srv, err := apiserver.ListenRemote(addr, cert, a, auth, a.isPodAddress, log)
+	srv, err := apiserver.ListenRemote(addr, cert, a, auth, a.isPodAddress, a.metrics.ObserveRemote, log)
 	if err != nil {
 		state = "off: " + err.Error()
 		log.WithError(err).Error("remote API off")

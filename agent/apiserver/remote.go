@@ -28,10 +28,20 @@ type AuthError struct {
 
 func (e *AuthError) Error() string { return e.Msg }
 
+// Results of remote requests, as ObserveRemote reports them.
+const (
+	RemoteOK              = "ok"
+	RemoteUnauthenticated = "unauthenticated"
+	RemoteForbidden       = "forbidden"
+	RemoteError           = "error"
+	RemoteRefused         = "refused" // a connection from a refused address
+)
+
 // ListenRemote serves the read-only endpoints (never the CNI ones) over TLS on addr, for yardctl from outside the
 // node. Every request must pass auth; connections from addresses refuse says yes to (the pod CIDRs: a
-// NetworkPolicy cannot protect a host port) are closed before the TLS handshake.
-func ListenRemote(addr string, cert tls.Certificate, b Backend, auth Authorizer, refuse func(net.IP) bool, log logrus.FieldLogger) (*Server, error) {
+// NetworkPolicy cannot protect a host port) are closed before the TLS handshake. observe, if not nil, is told the
+// result of every request and refused connection.
+func ListenRemote(addr string, cert tls.Certificate, b Backend, auth Authorizer, refuse func(net.IP) bool, observe func(result string), log logrus.FieldLogger) (*Server, error) {
 	if auth == nil || refuse == nil {
 		return nil, errors.New("remote API needs an authorizer and the addresses to refuse")
 	}
@@ -39,12 +49,15 @@ func ListenRemote(addr string, cert tls.Certificate, b Backend, auth Authorizer,
 	if err != nil {
 		return nil, fmt.Errorf("remote API on %s: %w", addr, err)
 	}
+	if observe == nil {
+		observe = func(string) {}
+	}
 	s := &Server{b: b, log: log}
-	s.ln = tls.NewListener(&refusingListener{Listener: ln, refuse: refuse, log: log},
+	s.ln = tls.NewListener(&refusingListener{Listener: ln, refuse: refuse, observe: observe, log: log},
 		&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
 	mux := http.NewServeMux()
 	s.readOnly(mux)
-	s.http = &http.Server{Handler: authenticated(auth, mux, log), ReadHeaderTimeout: 5 * time.Second}
+	s.http = &http.Server{Handler: authenticated(auth, mux, observe, log), ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }
 
@@ -52,20 +65,25 @@ func ListenRemote(addr string, cert tls.Certificate, b Backend, auth Authorizer,
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // authenticated runs auth before next; a refusal answers with an api.Error naming why.
-func authenticated(auth Authorizer, next http.Handler, log logrus.FieldLogger) http.Handler {
+func authenticated(auth Authorizer, next http.Handler, observe func(string), log logrus.FieldLogger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, err := auth.Authorize(r.Context(), r)
 		if err != nil {
-			status := http.StatusServiceUnavailable
+			status, result := http.StatusServiceUnavailable, RemoteError
 			var ae *AuthError
 			if errors.As(err, &ae) {
-				status = ae.Status
+				status, result = ae.Status, RemoteForbidden
+				if status == http.StatusUnauthorized {
+					result = RemoteUnauthenticated
+				}
 			}
+			observe(result)
 			log.WithFields(logrus.Fields{"remote": r.RemoteAddr, "path": r.URL.Path, "status": status}).WithError(err).Info("remote API request refused")
 			writeJSON(w, status, api.Error{Code: api.ErrRemoteRefused, Msg: err.Error()})
 			return
 		}
 		log.WithFields(logrus.Fields{"remote": r.RemoteAddr, "path": r.URL.Path, "user": user}).Debug("remote API request")
+		observe(RemoteOK)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -73,8 +91,9 @@ func authenticated(auth Authorizer, next http.Handler, log logrus.FieldLogger) h
 // refusingListener closes connections from refused addresses as soon as they are accepted.
 type refusingListener struct {
 	net.Listener
-	refuse func(net.IP) bool
-	log    logrus.FieldLogger
+	refuse  func(net.IP) bool
+	observe func(string)
+	log     logrus.FieldLogger
 }
 
 func (l *refusingListener) Accept() (net.Conn, error) {
@@ -85,6 +104,7 @@ func (l *refusingListener) Accept() (net.Conn, error) {
 		}
 		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && l.refuse(a.IP) {
 			l.log.WithField("remote", a.String()).Info("remote API: connection from a pod address refused")
+			l.observe(RemoteRefused)
 			c.Close()
 			continue
 		}

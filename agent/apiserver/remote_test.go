@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,19 +81,30 @@ func testCert(t *testing.T) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-func serveRemote(t *testing.T, refuse func(net.IP) bool) string {
+func serveRemote(t *testing.T, refuse func(net.IP) bool) (string, *results) {
 	t.Helper()
-	s, err := ListenRemote("127.0.0.1:0", testCert(t), backend{t}, tokenAuth{}, refuse, logrus.New())
+	seen := &results{n: map[string]int{}}
+	s, err := ListenRemote("127.0.0.1:0", testCert(t), backend{t}, tokenAuth{}, refuse, seen.add, logrus.New())
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = s.Serve() }()
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	return "https://" + s.Addr().String()
+	return "https://" + s.Addr().String(), seen
 }
 
+// results counts what the server observed.
+type results struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (r *results) add(result string) { r.mu.Lock(); r.n[result]++; r.mu.Unlock() }
+
+func (r *results) get(result string) int { r.mu.Lock(); defer r.mu.Unlock(); return r.n[result] }
+
 func TestRemoteServesOnlyAuthorizedReads(t *testing.T) {
-	base := serveRemote(t, func(net.IP) bool { return false })
+	base, seen := serveRemote(t, func(net.IP) bool { return false })
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	do := func(method, path, token string) int {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
@@ -124,13 +136,21 @@ func TestRemoteServesOnlyAuthorizedReads(t *testing.T) {
 			t.Errorf("%s %s with token %q: %d, want %d", tc.method, tc.path, tc.token, got, tc.want)
 		}
 	}
+	for result, want := range map[string]int{RemoteOK: 6, RemoteUnauthenticated: 2, RemoteForbidden: 1} {
+		if got := seen.get(result); got != want {
+			t.Errorf("observed %d %s, want %d", got, result, want)
+		}
+	}
 }
 
 func TestRemoteRefusesAddresses(t *testing.T) {
-	base := serveRemote(t, func(ip net.IP) bool { return ip.IsLoopback() })
+	base, seen := serveRemote(t, func(ip net.IP) bool { return ip.IsLoopback() })
 	conn, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{InsecureSkipVerify: true})
 	if err == nil {
 		conn.Close()
 		t.Fatal("a refused address completed the TLS handshake")
+	}
+	if seen.get(RemoteRefused) != 1 {
+		t.Errorf("the refused connection was not observed")
 	}
 }

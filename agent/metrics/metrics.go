@@ -28,6 +28,7 @@ type Metrics struct {
 	programming *prometheus.HistogramVec
 	cni         *prometheus.HistogramVec
 	reconcile   prometheus.Gauge
+	remote      *prometheus.CounterVec
 }
 
 // New registers the agent's metrics reading from src.
@@ -47,7 +48,11 @@ func New(src Source) *Metrics {
 		Name: "switchyard_reconcile_duration_seconds",
 		Help: "Duration of the last full flow reconcile (agent start).",
 	})
-	m.reg.MustRegister(m.programming, m.cni, m.reconcile, &scrape{src: src},
+	m.remote = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_remote_api_requests_total",
+		Help: "Requests to the remote API (yardctl --kubeconfig), by result: ok, unauthenticated (no or an unknown token), forbidden (no RBAC access), error (the reviews failed), and refused (connections from pod addresses, closed at once).",
+	}, []string{"result"})
+	m.reg.MustRegister(m.programming, m.cni, m.reconcile, m.remote, &scrape{src: src},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -61,6 +66,9 @@ func (m *Metrics) ObserveProgramming(kind string, took time.Duration, err error)
 func (m *Metrics) ObserveCNI(op string, took time.Duration, err error) {
 	m.cni.WithLabelValues(op, result(err)).Observe(took.Seconds())
 }
+
+// ObserveRemote counts one remote API request or refused connection by its result.
+func (m *Metrics) ObserveRemote(result string) { m.remote.WithLabelValues(result).Inc() }
 
 // SetReconcile records the last reconcile's duration.
 func (m *Metrics) SetReconcile(took time.Duration) { m.reconcile.Set(took.Seconds()) }

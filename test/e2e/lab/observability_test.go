@@ -1,21 +1,13 @@
 package lab
 
 import (
-	"bufio"
-	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchyard-net/switchyard/test/e2e/framework"
-	"github.com/switchyard-net/switchyard/test/lab/forward"
 )
 
 // yardctl on a node shows the flows of a pod under the pod's name, and the agent's metrics report flows per table,
@@ -49,7 +41,7 @@ func TestYardctlAndMetrics(t *testing.T) {
 	if _, out := f.Probe(t, f.Netns(t, p), node, 9830, "tcp", time.Second); out == framework.Connected {
 		t.Errorf("a pod reached the agent's metrics at %s:9830", node)
 	}
-	metrics := scrape(t, f.NodeNetns(1), "127.0.0.1:9830")
+	metrics := f.Metrics(t, 1)
 	checks := []struct {
 		name string
 		ok   func(float64) bool
@@ -69,35 +61,4 @@ func TestYardctlAndMetrics(t *testing.T) {
 			t.Errorf("metric %s = %v (present %v)", c.name, v, ok)
 		}
 	}
-}
-
-// scrape reads the agent's /metrics from inside the node's namespace (it listens on the node's loopback only).
-func scrape(t *testing.T, netns, addr string) map[string]float64 {
-	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, a string) (net.Conn, error) {
-			return forward.Dial(ctx, "/run/netns/"+netns, a)
-		}}}
-	resp, err := client.Get(fmt.Sprintf("http://%s/metrics", addr))
-	if err != nil {
-		t.Fatalf("scraping the agent: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	out := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out
 }

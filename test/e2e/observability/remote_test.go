@@ -234,4 +234,13 @@ func TestRemoteAPI(t *testing.T) {
 			t.Errorf("pod %s/client completed a TLS handshake with %s", ns, base)
 		}
 	}
+
+	// node1's agent counted what it served and refused.
+	metrics := f.Metrics(t, 1)
+	for result, least := range map[string]float64{"ok": 3, "unauthenticated": 2, "forbidden": 2, "refused": 1} {
+		name := `switchyard_remote_api_requests_total{result="` + result + `"}`
+		if metrics[name] < least {
+			t.Errorf("%s = %v, want at least %v", name, metrics[name], least)
+		}
+	}
 }
