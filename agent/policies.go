@@ -18,8 +18,8 @@ func (a *Agent) stagePolicies(ctx context.Context) error {
 	if a.kube == nil {
 		return nil
 	}
-	c, err := networkpolicy.New(networkpolicy.Config{NodeName: a.cfg.NodeName}, a.kube, a.store, a.localPort,
-		a.log.WithField("component", "networkpolicy"))
+	c, err := networkpolicy.New(networkpolicy.Config{NodeName: a.cfg.NodeName, PurgeDatapath: a.of.PurgeDatapathFlows},
+		a.kube, a.store, a.localPort, a.log.WithField("component", "networkpolicy"))
 	if err != nil {
 		return err
 	}

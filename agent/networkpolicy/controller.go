@@ -35,6 +35,11 @@ type LocalPorts func(namespace, name string) (ip netip.Addr, ofport uint32, ok b
 type Config struct {
 	NodeName string
 	Resync   time.Duration // informer resync; 0 means 10 minutes
+	// PurgeDatapath, if set, is called after every batch of policy flows is installed, to drop the datapath's cached
+	// megaflows so that each flow is judged by the new tables (openflow.Client.PurgeDatapathFlows: OVS's own
+	// revalidation can leave a Geneve megaflow with its old verdict, docs/networkpolicy.md). A failed purge is retried
+	// like a failed bundle.
+	PurgeDatapath func(ctx context.Context) error
 }
 
 // Controller keeps the policy flows of this node in step with the API's NetworkPolicies, Pods and Namespaces.
@@ -53,6 +58,8 @@ type Controller struct {
 	mu      sync.Mutex
 	pending map[string]int // local pods whose port must be looked up (again), with the lookups so far
 	staged  bool
+
+	purge bool // installed flows that the datapath has not been purged for yet (the worker's)
 
 	comp *compiler // owned by StageAll, then by the worker
 }
@@ -224,18 +231,24 @@ func (c *Controller) work(ctx context.Context) {
 	}
 }
 
-// Sync takes the model's changes since the last call and installs them in one bundle.
+// Sync takes the model's changes since the last call and installs them in one bundle, then purges the datapath's
+// megaflows (Config.PurgeDatapath).
 func (c *Controller) Sync(ctx context.Context) error {
 	c.resolvePending()
 	c.comp.apply(c.model.TakeDelta())
-	changes := c.comp.changes()
-	if len(changes) == 0 {
-		return nil
+	if changes := c.comp.changes(); len(changes) > 0 {
+		if err := c.store.Apply(ctx, changes); err != nil {
+			return err
+		}
+		c.comp.clean(changes)
+		c.purge = true
 	}
-	if err := c.store.Apply(ctx, changes); err != nil {
-		return err
+	if c.purge && c.cfg.PurgeDatapath != nil {
+		if err := c.cfg.PurgeDatapath(ctx); err != nil {
+			return fmt.Errorf("purging the datapath flows after a policy change: %w", err)
+		}
 	}
-	c.comp.clean(changes)
+	c.purge = false
 	return nil
 }
 

@@ -66,24 +66,10 @@ type env struct {
 	keys  []string // sorted
 }
 
-// knownBroken names cases that fail for a reason not yet found, by traffic mode. They are reported as skipped with
-// the reason, so the suite stays useful while the bug is open.
-var knownBroken = map[string]map[string]string{
-	"encap": {
-		"41 NamespaceSelector MatchLabels on the default label":      "after case 40 (UDP-only policy), TCP from one remote pod to x/a times out for over a minute in encap mode although nothing denies it; passes alone and in noEncap (open bug, issue 6 note)",
-		"42 NamespaceSelector MatchExpressions on the default label": "same open bug as case 41",
-	},
-}
-
 // Run sets the model up once and runs every case against it.
 func Run(t *testing.T) {
 	e := setup(t)
-	mode := e.f.Lab.Options.Mode
 	for _, c := range cases {
-		if why, broken := knownBroken[mode][c.name]; broken {
-			t.Run(c.name, func(t *testing.T) { t.Skip("known bug: " + why) })
-			continue
-		}
 		if !t.Run(c.name, func(t *testing.T) { e.run(t, c) }) {
 			e.reset(t) // a failed case must not leak into the next
 		}
