@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-net/switchyard/agent/networkpolicy"
 	"github.com/switchyard-net/switchyard/agent/nodeinfo"
 	"github.com/switchyard-net/switchyard/agent/noderoute"
+	"github.com/switchyard-net/switchyard/agent/podconntrack"
 	"github.com/switchyard-net/switchyard/agent/pods"
 	"github.com/switchyard-net/switchyard/agent/proxy"
 	"github.com/switchyard-net/switchyard/agent/snat"
@@ -55,6 +56,8 @@ type Agent struct {
 	proxy     *proxy.Controller         // nil in standalone use
 	policies  *networkpolicy.Controller // nil in standalone use
 	snat      *snat.Masquerade
+
+	podConntrack *podconntrack.Flusher // flushes deleted remote pods' connections; nil in standalone use
 
 	metrics *metrics.Metrics
 

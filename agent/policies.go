@@ -6,11 +6,13 @@ import (
 
 	"github.com/switchyard-net/switchyard/agent/metrics"
 	"github.com/switchyard-net/switchyard/agent/networkpolicy"
+	"github.com/switchyard-net/switchyard/agent/podconntrack"
 )
 
 // NetworkPolicy (docs/networkpolicy.md): the networkpolicy controller programs EgressRule and IngressRule from
 // the API's NetworkPolicies, Pods and Namespaces; the drop counters of isolated local pods are exported as
-// switchyard_denied_packets_total.
+// switchyard_denied_packets_total. The same Pod watch tells package podconntrack which remote pods are gone, so
+// their connections are flushed here too (CNI DEL flushes them on the pod's own node).
 
 // stagePolicies starts the informers and stages the policy flows before the first Reconcile, so a restarted agent
 // keeps isolated pods isolated. Standalone agents (no Kubernetes) have no policies.
@@ -18,8 +20,10 @@ func (a *Agent) stagePolicies(ctx context.Context) error {
 	if a.kube == nil {
 		return nil
 	}
-	c, err := networkpolicy.New(networkpolicy.Config{NodeName: a.cfg.NodeName, PurgeDatapath: a.of.PurgeDatapathFlows},
-		a.kube, a.store, a.localPort, a.log.WithField("component", "networkpolicy"))
+	a.podConntrack = podconntrack.New(a.flushConntrackOf, a.log.WithField("component", "podconntrack"))
+	c, err := networkpolicy.New(networkpolicy.Config{NodeName: a.cfg.NodeName, PodGone: a.podConntrack.Gone,
+		PurgeDatapath: a.of.PurgeDatapathFlows}, a.kube,
+		a.store, a.localPort, a.log.WithField("component", "networkpolicy"))
 	if err != nil {
 		return err
 	}
@@ -43,7 +47,13 @@ func (a *Agent) runPolicies(ctx context.Context) error {
 		}
 		return out, err
 	})
+	go a.podConntrack.Run(ctx, a.policies.PodIPInUse)
 	return a.policies.Run(ctx)
+}
+
+// flushConntrackOf flushes the conntrack entries of a deleted remote pod's address.
+func (a *Agent) flushConntrackOf(ctx context.Context, ip netip.Addr) error {
+	return a.flushConntrack(ctx, ip.AsSlice())
 }
 
 // localPort finds a local pod's attachment: its address and OpenFlow port.

@@ -40,6 +40,10 @@ type Config struct {
 	// revalidation can leave a Geneve megaflow with its old verdict, docs/networkpolicy.md). A failed purge is retried
 	// like a failed bundle.
 	PurgeDatapath func(ctx context.Context) error
+	// PodGone, if set, is called with each address of a pod of another node (not hostNetwork) that was deleted or
+	// ended (Succeeded, Failed), unless a live pod holds the address again. It is called from the informer's
+	// goroutine and must not block (package podconntrack queues it).
+	PodGone func(ip netip.Addr)
 }
 
 // Controller keeps the policy flows of this node in step with the API's NetworkPolicies, Pods and Namespaces.
@@ -52,6 +56,7 @@ type Controller struct {
 	model  *policy.Store
 	ifac   informers.SharedInformerFactory
 	pods   corelisters.PodLister
+	byIP   cache.Indexer // live pods by address (podIPIndex)
 	synced []cache.InformerSynced
 	kick   chan struct{}
 
@@ -79,13 +84,17 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts,
 	podInf := c.ifac.Core().V1().Pods()
 	nsInf := c.ifac.Core().V1().Namespaces().Informer()
 	c.pods = podInf.Lister()
+	if err := podInf.Informer().AddIndexers(cache.Indexers{podIPIndex: livePodIPs}); err != nil {
+		return nil, err
+	}
+	c.byIP = podInf.Informer().GetIndexer()
 	c.synced = []cache.InformerSynced{npInf.HasSynced, podInf.Informer().HasSynced, nsInf.HasSynced}
 	for _, reg := range []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
 		{npInf, handler(c.upsertPolicy, c.deletePolicy)},
-		{podInf.Informer(), handler(c.upsertPod, c.deletePod)},
+		{podInf.Informer(), podHandler(c.upsertPod, c.deletePod, c.podGone)},
 		{nsInf, handler(c.upsertNamespace, c.deleteNamespace)},
 	} {
 		if _, err := reg.inf.AddEventHandler(reg.h); err != nil {
@@ -113,6 +122,87 @@ func typed[T any](o any, fn func(T)) {
 	if t, ok := o.(T); ok {
 		fn(t)
 	}
+}
+
+// podHandler is handler for Pods, and also calls gone when a pod is deleted or ends (its address is released).
+func podHandler(upsert, del, gone func(*corev1.Pod)) cache.ResourceEventHandler {
+	h := handler(upsert, del).(cache.ResourceEventHandlerFuncs)
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: h.AddFunc,
+		UpdateFunc: func(old, o any) {
+			h.UpdateFunc(old, o)
+			if op, ok := old.(*corev1.Pod); ok && !ended(op) {
+				if p, ok := o.(*corev1.Pod); ok && ended(p) {
+					gone(p)
+				}
+			}
+		},
+		DeleteFunc: func(o any) {
+			h.DeleteFunc(o)
+			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			if p, ok := o.(*corev1.Pod); ok && !ended(p) {
+				gone(p)
+			}
+		},
+	}
+}
+
+// ended says whether a pod has ended: its node has released its address.
+func ended(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// podIPIndex indexes the live pods of the pod network (not hostNetwork, not ended) by address.
+const podIPIndex = "podIP"
+
+func livePodIPs(o any) ([]string, error) {
+	p, ok := o.(*corev1.Pod)
+	if !ok || p.Spec.HostNetwork || ended(p) {
+		return nil, nil
+	}
+	var ips []string
+	for _, a := range podAddrs(p) {
+		ips = append(ips, a.String())
+	}
+	return ips, nil
+}
+
+// podAddrs are a pod's valid IPv4 addresses.
+func podAddrs(p *corev1.Pod) []netip.Addr {
+	seen := map[netip.Addr]bool{}
+	var out []netip.Addr
+	add := func(s string) {
+		if a, err := netip.ParseAddr(s); err == nil && a.Is4() && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	add(p.Status.PodIP)
+	for _, ip := range p.Status.PodIPs {
+		add(ip.IP)
+	}
+	return out
+}
+
+// podGone reports the addresses of a deleted or ended pod of another node to Config.PodGone. A pod of this node
+// is left out (CNI DEL flushed its connections here), and so is a hostNetwork pod (its address is its node's).
+func (c *Controller) podGone(p *corev1.Pod) {
+	if c.cfg.PodGone == nil || p.Spec.HostNetwork || p.Spec.NodeName == c.cfg.NodeName {
+		return
+	}
+	for _, ip := range podAddrs(p) {
+		if !c.PodIPInUse(ip) {
+			c.cfg.PodGone(ip)
+		}
+	}
+}
+
+// PodIPInUse says whether a live pod (not hostNetwork, not ended) has ip, as far as the informer knows.
+func (c *Controller) PodIPInUse(ip netip.Addr) bool {
+	objs, err := c.byIP.ByIndex(podIPIndex, ip.String())
+	return err == nil && len(objs) > 0
 }
 
 func (c *Controller) upsertPolicy(np *networkingv1.NetworkPolicy) {
