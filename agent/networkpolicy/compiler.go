@@ -3,6 +3,7 @@ package networkpolicy
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/switchyard-net/switchyard/flows"
@@ -11,21 +12,22 @@ import (
 )
 
 // compiler keeps what the policy flows are computed from: the groups and rules of the model (as the deltas
-// reported them), the isolation of pod addresses, and the local pods' OpenFlow ports. A change marks the owners
-// whose flows may differ; changes() computes them. It is not safe for concurrent use (the controller's worker
-// owns it).
+// reported them), the shared conjunctions of the rules, the isolation of pod addresses, and the local pods'
+// OpenFlow ports. A change marks the owners whose flows may differ; changes() computes them. It is not safe for
+// concurrent use (the controller's worker owns it).
 type compiler struct {
-	groups   map[policy.GroupID]*groupState
-	rules    map[policy.RuleID]*rule
-	bases    map[ruleKey]uint32 // conjunction id base of each rule position
-	nextBase uint32
-	refs     map[policy.GroupID]map[policy.RuleID]struct{}   // rules using a group in any role
-	byPolicy map[policy.PolicyKey]map[policy.RuleID]struct{} // a policy's rules
-	byPrefix map[netip.Prefix]map[policy.GroupID][]uint16    // groups with a member at a prefix, and its ports
-	iso      map[netip.Addr][2]bool                          // isolation per policy.Direction
-	pods     map[string]localPod                             // local pods by namespace/name
-	podByIP  map[netip.Addr]string                           // local pods by address
-	dirty    map[flows.Owner]struct{}                        // owners whose flows may have changed
+	groups    map[policy.GroupID]*groupState
+	rules     map[policy.RuleID]*rule
+	appliedBy map[policy.GroupID]map[policy.RuleID]struct{} // rules by applied-to group
+	conjs     map[conjKey]*conj
+	conjByID  map[uint32]*conj
+	byGroup   map[policy.GroupID]map[conjKey]struct{}      // conjunctions by peer or named-port group
+	nextID    uint32                                       // the last conjunction id given out
+	byPrefix  map[netip.Prefix]map[policy.GroupID][]uint16 // groups with a member at a prefix, and its ports
+	iso       map[netip.Addr][2]bool                       // isolation per policy.Direction
+	pods      map[string]localPod                          // local pods by namespace/name
+	podByIP   map[netip.Addr]string                        // local pods by address
+	dirty     map[flows.Owner]struct{}                     // owners whose flows may have changed
 }
 
 // groupState is a group as the deltas built it.
@@ -43,10 +45,11 @@ type localPod struct {
 
 func newCompiler() *compiler {
 	return &compiler{
-		groups: map[policy.GroupID]*groupState{}, rules: map[policy.RuleID]*rule{}, bases: map[ruleKey]uint32{},
-		refs: map[policy.GroupID]map[policy.RuleID]struct{}{}, byPolicy: map[policy.PolicyKey]map[policy.RuleID]struct{}{},
-		byPrefix: map[netip.Prefix]map[policy.GroupID][]uint16{}, iso: map[netip.Addr][2]bool{},
-		pods: map[string]localPod{}, podByIP: map[netip.Addr]string{}, dirty: map[flows.Owner]struct{}{},
+		groups: map[policy.GroupID]*groupState{}, rules: map[policy.RuleID]*rule{},
+		appliedBy: map[policy.GroupID]map[policy.RuleID]struct{}{}, conjs: map[conjKey]*conj{}, conjByID: map[uint32]*conj{},
+		byGroup: map[policy.GroupID]map[conjKey]struct{}{}, byPrefix: map[netip.Prefix]map[policy.GroupID][]uint16{},
+		iso: map[netip.Addr][2]bool{}, pods: map[string]localPod{}, podByIP: map[netip.Addr]string{},
+		dirty: map[flows.Owner]struct{}{},
 	}
 }
 
@@ -85,65 +88,61 @@ func (c *compiler) apply(d policy.Delta) {
 			delete(c.groups, gd.ID)
 		}
 	}
-	// A rule that replaces the rule at the same position of its policy keeps its conjunction ids; when it also
-	// keeps its groups and the shape of its conjunctions, only its policy's and the port flows can change.
-	removed := map[ruleKey]*rule{}
-	for _, id := range d.RulesRemoved {
-		if r := c.rules[id]; r != nil {
-			removed[r.key()] = r
-		}
-	}
-	kept := map[policy.RuleID]bool{}
-	for i := range d.RulesAdded {
-		r := &rule{Rule: d.RulesAdded[i]}
-		k := r.key()
-		if base, ok := c.bases[k]; ok {
-			r.base = base
-		} else {
-			c.nextBase++
-			r.base = c.nextBase
-			c.bases[k] = r.base
-		}
-		c.rules[r.ID] = r
-		for _, g := range ruleGroups(&r.Rule) {
-			if c.refs[g] == nil {
-				c.refs[g] = map[policy.RuleID]struct{}{}
-			}
-			c.refs[g][r.ID] = struct{}{}
-		}
-		if c.byPolicy[r.Policy] == nil {
-			c.byPolicy[r.Policy] = map[policy.RuleID]struct{}{}
-		}
-		c.byPolicy[r.Policy][r.ID] = struct{}{}
-		if old := removed[k]; old != nil && sameShape(old, r) {
-			kept[old.ID] = true
-			c.mark(policyOwner(r.Policy))
-			c.mark(portsOwner)
-			continue
-		}
-		c.markRule(r)
-	}
+	// Removed rules first: a conjunction they leave unused may hand its id to a new one of the same shape (a
+	// rule whose ports changed), whose peer and applied-to clauses then stay as they are.
+	freed := map[conjKey][]*conj{}
 	for _, id := range d.RulesRemoved {
 		r := c.rules[id]
 		if r == nil {
 			continue
 		}
-		if kept[id] {
-			c.mark(portsOwner)
-		} else {
-			c.markRule(r)
+		c.markAppliedTo(r.AppliedTo)
+		if delete(c.appliedBy[r.AppliedTo], id); len(c.appliedBy[r.AppliedTo]) == 0 {
+			delete(c.appliedBy, r.AppliedTo)
 		}
-		for _, g := range ruleGroups(&r.Rule) {
-			if delete(c.refs[g], id); len(c.refs[g]) == 0 {
-				delete(c.refs, g)
+		for _, k := range r.keys {
+			if cj := c.conjs[k]; cj != nil {
+				if cj.users--; cj.users == 0 {
+					c.dropConj(cj)
+					freed[k.shape()] = append(freed[k.shape()], cj)
+				}
 			}
 		}
-		if delete(c.byPolicy[r.Policy], id); len(c.byPolicy[r.Policy]) == 0 {
-			delete(c.byPolicy, r.Policy)
-		}
 		delete(c.rules, id)
-		if !c.positionUsed(r.key()) {
-			delete(c.bases, r.key())
+	}
+	for i := range d.RulesAdded {
+		r := &rule{Rule: d.RulesAdded[i]}
+		r.keys = conjKeys(&r.Rule)
+		c.rules[r.ID] = r
+		if c.appliedBy[r.AppliedTo] == nil {
+			c.appliedBy[r.AppliedTo] = map[policy.RuleID]struct{}{}
+		}
+		c.appliedBy[r.AppliedTo][r.ID] = struct{}{}
+		c.markAppliedTo(r.AppliedTo)
+		for _, k := range r.keys {
+			if cj := c.conjs[k]; cj != nil {
+				cj.users++
+				continue
+			}
+			cj := &conj{key: k, users: 1}
+			if k.named == 0 && !r.AnyPort {
+				cj.ports = r.Ports
+			}
+			if olds := freed[k.shape()]; len(olds) > 0 && k.ports != "" && olds[0].key.ports != "" {
+				cj.id = olds[0].id
+				freed[k.shape()] = olds[1:]
+				c.mark(portsOwner)
+			} else {
+				c.nextID++
+				cj.id = c.nextID
+				c.markConj(cj)
+			}
+			c.addConj(cj)
+		}
+	}
+	for _, olds := range freed {
+		for _, cj := range olds {
+			c.markConj(cj)
 		}
 	}
 	for _, ch := range d.Isolation {
@@ -160,40 +159,63 @@ func (c *compiler) apply(d policy.Delta) {
 	}
 }
 
-// ruleGroups lists the groups a rule uses.
-func ruleGroups(r *policy.Rule) []policy.GroupID {
-	return append(append([]policy.GroupID{r.AppliedTo}, r.Peers...), r.NamedPorts...)
-}
-
-// positionUsed says whether a rule at position k is installed.
-func (c *compiler) positionUsed(k ruleKey) bool {
-	for id := range c.byPolicy[k.policy] {
-		if c.rules[id].key() == k {
-			return true
+func (c *compiler) addConj(cj *conj) {
+	c.conjs[cj.key] = cj
+	c.conjByID[cj.id] = cj
+	for _, g := range []policy.GroupID{cj.key.peer, cj.key.named} {
+		if g != 0 {
+			if c.byGroup[g] == nil {
+				c.byGroup[g] = map[conjKey]struct{}{}
+			}
+			c.byGroup[g][cj.key] = struct{}{}
 		}
 	}
-	return false
 }
 
-// markRule marks every owner a rule has flows in: its policy, the ports, the addresses of its peer and named-port
-// groups, and the local pods it applies to.
-func (c *compiler) markRule(r *rule) {
-	c.mark(policyOwner(r.Policy))
-	if l, ok := numericConj(r); ok && l.port > 0 {
+func (c *compiler) dropConj(cj *conj) {
+	delete(c.conjs, cj.key)
+	delete(c.conjByID, cj.id)
+	for _, g := range []policy.GroupID{cj.key.peer, cj.key.named} {
+		if delete(c.byGroup[g], cj.key); len(c.byGroup[g]) == 0 {
+			delete(c.byGroup, g)
+		}
+	}
+}
+
+// markConj marks the owners a conjunction has flows in: its conj_id flow, the ports, and the addresses of its
+// peer and named-port groups (a group deleted in the same delta has had its addresses marked by its members'
+// removal). The applied-to clauses are marked by the rules.
+func (c *compiler) markConj(cj *conj) {
+	c.mark(conjOwner(cj.id))
+	if cj.key.ports != "" {
 		c.mark(portsOwner)
 	}
-	for _, id := range append(slices.Clone(r.Peers), r.NamedPorts...) {
-		if g := c.groups[id]; g != nil {
+	for _, id := range []policy.GroupID{cj.key.peer, cj.key.named} {
+		if g := c.groups[id]; g != nil && id != 0 {
 			for m := range g.members {
 				c.mark(addrOwner(m.Prefix))
 			}
 		}
 	}
-	if g := c.groups[r.AppliedTo]; g != nil {
-		for m := range g.members {
-			if key, ok := c.podByIP[m.Prefix.Addr()]; ok {
+}
+
+// markAppliedTo marks the local pods in an applied-to group.
+func (c *compiler) markAppliedTo(id policy.GroupID) {
+	g := c.groups[id]
+	if g == nil {
+		return
+	}
+	if len(g.members) > len(c.pods) {
+		for key, lp := range c.pods {
+			if _, ok := c.byPrefix[netip.PrefixFrom(lp.ip, lp.ip.BitLen())][id]; ok {
 				c.mark(podOwner(key))
 			}
+		}
+		return
+	}
+	for m := range g.members {
+		if key, ok := c.podByIP[m.Prefix.Addr()]; ok {
+			c.mark(podOwner(key))
 		}
 	}
 }
@@ -247,8 +269,8 @@ func (c *compiler) setLocalPod(key string, ip netip.Addr, ofport uint32) {
 
 // markAll marks every owner that has flows, for a full computation.
 func (c *compiler) markAll() {
-	for k := range c.byPolicy {
-		c.mark(policyOwner(k))
+	for id := range c.conjByID {
+		c.mark(conjOwner(id))
 	}
 	for p := range c.byPrefix {
 		c.mark(addrOwner(p))
@@ -291,7 +313,12 @@ func (c *compiler) ownerFlows(o flows.Owner) []openflow.Flow {
 			return nil
 		}
 		return c.addressFlows(p)
+	case strings.HasPrefix(o.Key, conjPrefix):
+		id, err := strconv.ParseUint(strings.TrimPrefix(o.Key, conjPrefix), 10, 32)
+		if err != nil {
+			return nil
+		}
+		return c.conjFlows(uint32(id))
 	}
-	ns, name, _ := strings.Cut(o.Key, "/")
-	return c.policyFlows(policy.PolicyKey{Namespace: ns, Name: name})
+	return nil
 }

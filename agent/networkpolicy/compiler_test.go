@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -94,9 +95,57 @@ func TestChangesTouchFewOwners(t *testing.T) {
 		[]networkingv1.NetworkPolicyPeer{podPeer(map[string]string{"role": "client"})}, intstr.FromInt32(8080))
 	_ = h.model.UpsertPolicy(np)
 	if ch := h.sync(t); len(ch) != 2 {
-		t.Errorf("changing the policy's port changed %d owners (%v), want the policy's and the ports'", len(ch), ch)
+		t.Errorf("changing the policy's port changed %d owners (%v), want the applied-to pod's and the ports'", len(ch), ch)
 	}
 	if got := sw.bundles - bundles; got != 3 {
 		t.Errorf("%d bundles for three changes, want 3", got)
+	}
+}
+
+// Rules with the same peer and ports share one conjunction: a second policy admitting the same clients on the
+// same port to another pod adds only that pod's flows (its applied-to clause and default drop), and each client
+// address has one ingress conjunction action whatever the number of such policies.
+func TestRulesWithSamePeersSharePortsAndAddresses(t *testing.T) {
+	sw := &nullSwitch{}
+	store := flows.NewStore(sw)
+	if err := store.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{model: policy.NewStore(), comp: newCompiler(), store: store}
+	h.model.UpsertNamespace(namespace("x", nil))
+	for i := 0; i < 50; i++ {
+		_ = h.model.UpsertPod(pod("x", fmt.Sprintf("c%d", i), "n2", fmt.Sprintf("10.244.2.%d", 2+i), map[string]string{"role": "client"}))
+	}
+	for i := 0; i < 5; i++ {
+		name, ip := fmt.Sprintf("s%d", i), fmt.Sprintf("10.244.1.%d", 2+i)
+		_ = h.model.UpsertPod(pod("x", name, "n1", ip, map[string]string{"app": name}))
+		h.comp.setLocalPod("x/"+name, addr(ip), uint32(10+i))
+	}
+	clients := []networkingv1.NetworkPolicyPeer{podPeer(map[string]string{"role": "client"})}
+	_ = h.model.UpsertPolicy(ingressPolicy("x", "np0", map[string]string{"app": "s0"}, clients, intstr.FromInt32(80)))
+	h.sync(t)
+	for i := 1; i < 5; i++ {
+		_ = h.model.UpsertPolicy(ingressPolicy("x", fmt.Sprintf("np%d", i), map[string]string{"app": fmt.Sprintf("s%d", i)}, clients, intstr.FromInt32(80)))
+		mods := sw.mods
+		if h.sync(t); sw.mods-mods != 2 {
+			t.Errorf("policy %d with the peers and port of policy 0 sent %d flow mods, want its pod's 2", i, sw.mods-mods)
+		}
+	}
+	var clause string
+	for _, o := range store.Owners() {
+		for _, f := range o.Flows {
+			if strings.Contains(f.Match, "nw_src=10.244.2.7") {
+				clause = f.Actions
+			}
+		}
+	}
+	if n := strings.Count(clause, "conjunction("); n != 1 {
+		t.Errorf("a client's ingress clause has %d conjunction actions (%q), want 1 shared by the 5 policies", n, clause)
+	}
+	// Policy 0 leaves: the others keep the conjunction, so only s0's flows go.
+	mods := sw.mods
+	h.model.DeletePolicy("x", "np0")
+	if h.sync(t); sw.mods-mods != 2 {
+		t.Errorf("deleting policy 0 sent %d flow mods, want s0's 2", sw.mods-mods)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -60,6 +61,9 @@ type Controller struct {
 	synced []cache.InformerSynced
 	kick   chan struct{}
 
+	events     atomic.Uint64 // informer events folded into the model
+	programmed atomic.Uint64 // events whose flows are on the switch (or that changed none)
+
 	mu      sync.Mutex
 	pending map[string]int // local pods whose port must be looked up (again), with the lookups so far
 	staged  bool
@@ -93,9 +97,9 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts,
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{npInf, handler(c.upsertPolicy, c.deletePolicy)},
-		{podInf.Informer(), podHandler(c.upsertPod, c.deletePod, c.podGone)},
-		{nsInf, handler(c.upsertNamespace, c.deleteNamespace)},
+		{npInf, handler(&c.events, c.upsertPolicy, c.deletePolicy)},
+		{podInf.Informer(), podHandler(&c.events, c.upsertPod, c.deletePod, c.podGone)},
+		{nsInf, handler(&c.events, c.upsertNamespace, c.deleteNamespace)},
 	} {
 		if _, err := reg.inf.AddEventHandler(reg.h); err != nil {
 			return nil, err
@@ -104,29 +108,31 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts,
 	return c, nil
 }
 
-// handler adapts typed upsert and delete functions to informer callbacks.
-func handler[T any](upsert func(T), del func(T)) cache.ResourceEventHandler {
+// handler adapts typed upsert and delete functions to informer callbacks, counting the events once the model has
+// them (see Progress).
+func handler[T any](events *atomic.Uint64, upsert func(T), del func(T)) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { typed(o, upsert) },
-		UpdateFunc: func(_, o any) { typed(o, upsert) },
+		AddFunc:    func(o any) { typed(o, upsert, events) },
+		UpdateFunc: func(_, o any) { typed(o, upsert, events) },
 		DeleteFunc: func(o any) {
 			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
 				o = t.Obj
 			}
-			typed(o, del)
+			typed(o, del, events)
 		},
 	}
 }
 
-func typed[T any](o any, fn func(T)) {
+func typed[T any](o any, fn func(T), events *atomic.Uint64) {
 	if t, ok := o.(T); ok {
 		fn(t)
+		events.Add(1)
 	}
 }
 
 // podHandler is handler for Pods, and also calls gone when a pod is deleted or ends (its address is released).
-func podHandler(upsert, del, gone func(*corev1.Pod)) cache.ResourceEventHandler {
-	h := handler(upsert, del).(cache.ResourceEventHandlerFuncs)
+func podHandler(events *atomic.Uint64, upsert, del, gone func(*corev1.Pod)) cache.ResourceEventHandler {
+	h := handler(events, upsert, del).(cache.ResourceEventHandlerFuncs)
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: h.AddFunc,
 		UpdateFunc: func(old, o any) {
@@ -324,6 +330,7 @@ func (c *Controller) work(ctx context.Context) {
 // Sync takes the model's changes since the last call and installs them in one bundle, then purges the datapath's
 // megaflows (Config.PurgeDatapath).
 func (c *Controller) Sync(ctx context.Context) error {
+	seen := c.events.Load() // every event counted so far is in the model, so in the delta taken below
 	c.resolvePending()
 	c.comp.apply(c.model.TakeDelta())
 	if changes := c.comp.changes(); len(changes) > 0 {
@@ -339,7 +346,16 @@ func (c *Controller) Sync(ctx context.Context) error {
 		}
 	}
 	c.purge = false
+	c.programmed.Store(seen)
 	return nil
+}
+
+// Progress returns how many NetworkPolicy, Pod and Namespace events the controller has received, and how many of
+// them have their flows on the switch (or changed none): an event is programmed once the second figure reaches
+// the first as it was just after the event. A local pod whose attachment is not yet known counts as programmed
+// without its pod flows (they follow its port lookup).
+func (c *Controller) Progress() (events, programmed uint64) {
+	return c.events.Load(), c.programmed.Load()
 }
 
 // maxLookups bounds the port lookups of a local pod whose attachment is missing (about 10 s).

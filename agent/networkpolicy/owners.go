@@ -7,7 +7,8 @@
 // The flows of one conjunctive clause are shared by every rule that uses the same match, so they cannot belong to
 // one policy. The controller splits the policy flows into owners (category flows.Policy) by what they match:
 //
-//   - "<namespace>/<name>": a policy's conj_id flows, one per conjunction of its rules;
+//   - "conj:<id>": the conj_id flow of one conjunction, shared by the rules with the same peer and ports
+//     (conjunctions.go);
 //   - "pod:<namespace>/<name>": a local pod's applied-to clauses (in_port for egress, TargetOFPort for ingress),
 //     its allow-all flows and its default-drop flows, whose counters are the pod's denied packets;
 //   - "addr:<prefix>": the peer clauses of one address (nw_dst for egress, nw_src for ingress) and the named-port
@@ -20,21 +21,22 @@ package networkpolicy
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/switchyard-net/switchyard/flows"
-	"github.com/switchyard-net/switchyard/policy"
 )
 
 // Owner key prefixes (a namespace cannot contain ':', so they never collide with a policy's namespace/name).
 const (
 	podPrefix  = "pod:"
 	addrPrefix = "addr:"
+	conjPrefix = "conj:"
 	portsKey   = "ports"
 )
 
-func policyOwner(k policy.PolicyKey) flows.Owner {
-	return flows.Owner{Category: flows.Policy, Key: k.String()}
+func conjOwner(id uint32) flows.Owner {
+	return flows.Owner{Category: flows.Policy, Key: conjPrefix + strconv.FormatUint(uint64(id), 10)}
 }
 
 func podOwner(podKey string) flows.Owner {

@@ -87,6 +87,7 @@ var subcommands = map[string]func([]string) error{
 	"crr-server": crrServerMain,
 	"crr-client": crrClientMain,
 	"cp-worker":  cpWorkerMain,
+	"np-worker":  npWorkerMain,
 }
 
 // logf prints progress with the time since the start.
