@@ -21,7 +21,7 @@ type compiler struct {
 	appliedBy map[policy.GroupID]map[policy.RuleID]struct{} // rules by applied-to group
 	conjs     map[conjKey]*conj
 	conjByID  map[uint32]*conj
-	byGroup   map[policy.GroupID]map[conjKey]struct{}      // conjunctions by peer or named-port group
+	clauses   map[policy.GroupID]map[uint32]int            // links of groups to the conjunctions whose peer or named-port clause they are
 	nextID    uint32                                       // the last conjunction id given out
 	byPrefix  map[netip.Prefix]map[policy.GroupID][]uint16 // groups with a member at a prefix, and its ports
 	iso       map[netip.Addr][2]bool                       // isolation per policy.Direction
@@ -32,9 +32,10 @@ type compiler struct {
 
 // groupState is a group as the deltas built it.
 type groupState struct {
-	kind    policy.GroupKind
-	proto   policy.Protocol
-	members map[policy.Member]struct{}
+	kind     policy.GroupKind
+	proto    policy.Protocol
+	portName string
+	members  map[policy.Member]struct{}
 }
 
 // localPod is a pod of this node with an OpenFlow port.
@@ -47,7 +48,7 @@ func newCompiler() *compiler {
 	return &compiler{
 		groups: map[policy.GroupID]*groupState{}, rules: map[policy.RuleID]*rule{},
 		appliedBy: map[policy.GroupID]map[policy.RuleID]struct{}{}, conjs: map[conjKey]*conj{}, conjByID: map[uint32]*conj{},
-		byGroup: map[policy.GroupID]map[conjKey]struct{}{}, byPrefix: map[netip.Prefix]map[policy.GroupID][]uint16{},
+		clauses: map[policy.GroupID]map[uint32]int{}, byPrefix: map[netip.Prefix]map[policy.GroupID][]uint16{},
 		iso: map[netip.Addr][2]bool{}, pods: map[string]localPod{}, podByIP: map[netip.Addr]string{},
 		dirty: map[flows.Owner]struct{}{},
 	}
@@ -69,7 +70,7 @@ func (c *compiler) apply(d policy.Delta) {
 	for _, gd := range d.Groups {
 		g := c.groups[gd.ID]
 		if g == nil && !gd.Deleted {
-			g = &groupState{kind: gd.Kind, proto: gd.Protocol, members: map[policy.Member]struct{}{}}
+			g = &groupState{kind: gd.Kind, proto: gd.Protocol, portName: gd.PortName, members: map[policy.Member]struct{}{}}
 			c.groups[gd.ID] = g
 		}
 		for _, m := range gd.Added {
@@ -88,8 +89,8 @@ func (c *compiler) apply(d policy.Delta) {
 			delete(c.groups, gd.ID)
 		}
 	}
-	// Removed rules first: a conjunction they leave unused may hand its id to a new one of the same shape (a
-	// rule whose ports changed), whose peer and applied-to clauses then stay as they are.
+	// Removed rules first: a conjunction they leave unused may hand its id and links to a new one of the same
+	// shape (a rule whose ports changed), whose peer and applied-to clauses then stay as they are.
 	freed := map[conjKey][]*conj{}
 	for _, id := range d.RulesRemoved {
 		r := c.rules[id]
@@ -100,10 +101,13 @@ func (c *compiler) apply(d policy.Delta) {
 		if delete(c.appliedBy[r.AppliedTo], id); len(c.appliedBy[r.AppliedTo]) == 0 {
 			delete(c.appliedBy, r.AppliedTo)
 		}
+		for _, l := range r.named {
+			c.unlink(l.group, c.conjs[l.key])
+		}
 		for _, k := range r.keys {
 			if cj := c.conjs[k]; cj != nil {
 				if cj.users--; cj.users == 0 {
-					c.dropConj(cj)
+					delete(c.conjs, k)
 					freed[k.shape()] = append(freed[k.shape()], cj)
 				}
 			}
@@ -112,7 +116,7 @@ func (c *compiler) apply(d policy.Delta) {
 	}
 	for i := range d.RulesAdded {
 		r := &rule{Rule: d.RulesAdded[i]}
-		r.keys = conjKeys(&r.Rule)
+		c.ruleConjs(r)
 		c.rules[r.ID] = r
 		if c.appliedBy[r.AppliedTo] == nil {
 			c.appliedBy[r.AppliedTo] = map[policy.RuleID]struct{}{}
@@ -125,24 +129,36 @@ func (c *compiler) apply(d policy.Delta) {
 				continue
 			}
 			cj := &conj{key: k, users: 1}
-			if k.named == 0 && !r.AnyPort {
+			if k.ports != "" {
 				cj.ports = r.Ports
 			}
 			if olds := freed[k.shape()]; len(olds) > 0 && k.ports != "" && olds[0].key.ports != "" {
-				cj.id = olds[0].id
+				cj.id = olds[0].id // the same clauses but the ports: the links stay
 				freed[k.shape()] = olds[1:]
 				c.mark(portsOwner)
 			} else {
 				c.nextID++
 				cj.id = c.nextID
+				c.conjByID[cj.id] = cj
 				c.markConj(cj)
+				for _, g := range []policy.GroupID{k.peer, k.group} {
+					c.link(g, cj)
+				}
 			}
-			c.addConj(cj)
+			c.conjs[k] = cj
+			c.conjByID[cj.id] = cj
+		}
+		for _, l := range r.named {
+			c.link(l.group, c.conjs[l.key])
 		}
 	}
 	for _, olds := range freed {
 		for _, cj := range olds {
 			c.markConj(cj)
+			for _, g := range []policy.GroupID{cj.key.peer, cj.key.group} {
+				c.unlink(g, cj)
+			}
+			delete(c.conjByID, cj.id)
 		}
 	}
 	for _, ch := range d.Isolation {
@@ -159,63 +175,81 @@ func (c *compiler) apply(d policy.Delta) {
 	}
 }
 
-func (c *compiler) addConj(cj *conj) {
-	c.conjs[cj.key] = cj
-	c.conjByID[cj.id] = cj
-	for _, g := range []policy.GroupID{cj.key.peer, cj.key.named} {
-		if g != 0 {
-			if c.byGroup[g] == nil {
-				c.byGroup[g] = map[conjKey]struct{}{}
-			}
-			c.byGroup[g][cj.key] = struct{}{}
-		}
+// link makes group g (0: none) a clause of conjunction cj; the first link marks the addresses of its members.
+func (c *compiler) link(g policy.GroupID, cj *conj) {
+	if g == 0 || cj == nil {
+		return
+	}
+	if c.clauses[g] == nil {
+		c.clauses[g] = map[uint32]int{}
+	}
+	if c.clauses[g][cj.id]++; c.clauses[g][cj.id] == 1 {
+		c.markMembers(g, cj)
 	}
 }
 
-func (c *compiler) dropConj(cj *conj) {
-	delete(c.conjs, cj.key)
-	delete(c.conjByID, cj.id)
-	for _, g := range []policy.GroupID{cj.key.peer, cj.key.named} {
-		if delete(c.byGroup[g], cj.key); len(c.byGroup[g]) == 0 {
-			delete(c.byGroup, g)
-		}
+// unlink undoes link; the last unlink marks the addresses of the members.
+func (c *compiler) unlink(g policy.GroupID, cj *conj) {
+	if g == 0 || cj == nil || c.clauses[g][cj.id] == 0 {
+		return
+	}
+	if c.clauses[g][cj.id]--; c.clauses[g][cj.id] > 0 {
+		return
+	}
+	c.markMembers(g, cj)
+	if delete(c.clauses[g], cj.id); len(c.clauses[g]) == 0 {
+		delete(c.clauses, g)
 	}
 }
 
-// markConj marks the owners a conjunction has flows in: its conj_id flow, the ports, and the addresses of its
-// peer and named-port groups (a group deleted in the same delta has had its addresses marked by its members'
-// removal). The applied-to clauses are marked by the rules.
+// markMembers marks the address owners of group g's members as a clause of cj: only the local pods for an
+// ingress named-port clause (see addressFlows). A group deleted in the same delta has had its addresses marked by
+// its members' removal.
+func (c *compiler) markMembers(g policy.GroupID, cj *conj) {
+	gs := c.groups[g]
+	if gs == nil {
+		return
+	}
+	if gs.kind == policy.NamedPortGroup && cj.key.dir == policy.Ingress {
+		c.markLocalMembers(g, gs, func(p netip.Prefix, _ string) { c.mark(addrOwner(p)) })
+		return
+	}
+	for m := range gs.members {
+		c.mark(addrOwner(m.Prefix))
+	}
+}
+
+// markConj marks the owners of a conjunction's own flows: its conj_id flow and the ports. Its clauses are marked
+// by links and by the rules' applied-to pods.
 func (c *compiler) markConj(cj *conj) {
 	c.mark(conjOwner(cj.id))
 	if cj.key.ports != "" {
 		c.mark(portsOwner)
 	}
-	for _, id := range []policy.GroupID{cj.key.peer, cj.key.named} {
-		if g := c.groups[id]; g != nil && id != 0 {
-			for m := range g.members {
-				c.mark(addrOwner(m.Prefix))
-			}
-		}
-	}
 }
 
 // markAppliedTo marks the local pods in an applied-to group.
 func (c *compiler) markAppliedTo(id policy.GroupID) {
-	g := c.groups[id]
-	if g == nil {
-		return
+	if g := c.groups[id]; g != nil {
+		c.markLocalMembers(id, g, func(_ netip.Prefix, key string) { c.mark(podOwner(key)) })
 	}
+}
+
+// markLocalMembers calls fn for the members of group id that are local pods, going through the smaller of the
+// group and the local pods.
+func (c *compiler) markLocalMembers(id policy.GroupID, g *groupState, fn func(p netip.Prefix, podKey string)) {
 	if len(g.members) > len(c.pods) {
 		for key, lp := range c.pods {
-			if _, ok := c.byPrefix[netip.PrefixFrom(lp.ip, lp.ip.BitLen())][id]; ok {
-				c.mark(podOwner(key))
+			p := netip.PrefixFrom(lp.ip, lp.ip.BitLen())
+			if _, ok := c.byPrefix[p][id]; ok {
+				fn(p, key)
 			}
 		}
 		return
 	}
 	for m := range g.members {
-		if key, ok := c.podByIP[m.Prefix.Addr()]; ok {
-			c.mark(podOwner(key))
+		if key, ok := c.podByIP[m.Prefix.Addr()]; ok && m.Prefix.IsSingleIP() {
+			fn(m.Prefix, key)
 		}
 	}
 }

@@ -22,30 +22,46 @@ import (
 // (peer group, port set) pairs it is in, not of every rule that admits it, and a new rule whose peers and ports
 // some rule already has changes only the applied-to flows of its pods. Kinds of conjunction:
 //
-//	numeric  applied-to pod, then peer address (unless any peer), then port (unless any port); for a rule
-//	         that allows any port or has numeric ports
-//	named    applied-to pod, then (ingress, unless any peer) peer address, then the named-port members
-//	         (destination address, protocol and port); per named-port group of the rule
+//	numeric        applied-to pod, then peer address (unless any peer), then port (unless any port); for a
+//	               rule that allows any port or has numeric ports. Key: peer group, port set.
+//	ingress named  applied-to pod, then peer address (unless any peer), then (destination address, protocol,
+//	               port) of the applied-to pods that declare the port name. Key: peer group, protocol and port
+//	               name: a pod's number for a name does not depend on the rule, so the named clauses of
+//	               several rules' applied-to pods together are exactly those of their union.
+//	egress named   applied-to pod, then (destination address, protocol, port) of the peer pods that declare
+//	               the port name (the rule's named-port group per peer, which is its peer clause as well).
+//	               Key: the named-port group.
 //
-// Egress named-port groups hold the peer pods that declare the port, so their members are the peer clause too.
 // A rule with any peer and any port needs no conjunction: its pods get an allow-all flow.
+//
+// The groups whose members are a conjunction's peer or named-port clause are linked to it by id (clauses):
+// a conjunction's peer group, or an egress one's named-port group, while it exists; an ingress one's named-port
+// groups while a rule with that group uses it. When a batch drops a numeric conjunction and adds one of the same
+// shape (a rule whose ports changed), the new one takes the old id and links, so only the port clauses change.
 type rule struct {
 	policy.Rule
-	keys []conjKey
+	keys  []conjKey
+	named []namedLink // ingress named-port groups, per key
+}
+
+// namedLink links an ingress named conjunction to the named-port group of one rule.
+type namedLink struct {
+	key   conjKey
+	group policy.GroupID
 }
 
 // conjKey identifies a shared conjunction.
 type conjKey struct {
-	dir     policy.Direction
-	anyPeer bool
-	peer    policy.GroupID // the peer group, unless anyPeer (numeric, ingress named)
-	named   policy.GroupID // the named-port group of a named conjunction, 0 for numeric
-	ports   string         // numeric: the port set (portSetKey), "" for any port
+	dir      policy.Direction
+	anyPeer  bool           // no peer clause (egress named conjunctions have none either)
+	peer     policy.GroupID // the peer group, unless anyPeer
+	group    policy.GroupID // egress named: the named-port group
+	portName string         // ingress named: the port name and protocol
+	proto    policy.Protocol
+	ports    string // numeric: the port set (portSetKey), "" for any port
 }
 
-// conj is a conjunction while some rule uses it. Ids are never reused by another key except when a key replaces
-// one of the same shape in one batch (see compiler.apply): the clauses that do not depend on the ports then
-// keep their flows.
+// conj is a conjunction while some rule uses it.
 type conj struct {
 	key   conjKey
 	id    uint32
@@ -56,15 +72,17 @@ type conj struct {
 // shape is a key without its port set: conjunctions of the same shape have the same clauses but the ports.
 func (k conjKey) shape() conjKey { k.ports = ""; return k }
 
+func (k conjKey) named() bool { return k.group != 0 || k.portName != "" }
+
 // layout returns the number of clauses and the clause numbers of the peer and the port (or named-port)
 // dimensions (0: none).
 func (k conjKey) layout() (n, peer, port uint8) {
 	n = 1
-	if !k.anyPeer && (k.named == 0 || k.dir == policy.Ingress) {
+	if !k.anyPeer {
 		n++
 		peer = n
 	}
-	if k.named != 0 || k.ports != "" {
+	if k.named() || k.ports != "" {
 		n++
 		port = n
 	}
@@ -79,38 +97,44 @@ func (cj *conj) ref(clause uint8) flows.ConjRef {
 // allowsAll says whether a rule allows everything for its applied-to pods (any peer, any port).
 func allowsAll(r *policy.Rule) bool { return r.AnyPeer && r.AnyPort }
 
-// conjKeys are the conjunctions of a rule.
-func conjKeys(r *policy.Rule) []conjKey {
-	var out []conjKey
-	peers := func(k conjKey) {
+// ruleConjs sets a rule's conjunction keys and named-port links. The rule's named-port groups must be known
+// (a delta lists groups before the rules using them).
+func (c *compiler) ruleConjs(r *rule) {
+	peers := func(k conjKey) []conjKey {
 		if r.AnyPeer {
 			k.anyPeer = true
-			out = append(out, k)
-			return
+			return []conjKey{k}
 		}
+		var out []conjKey
 		for _, g := range r.Peers {
 			k.peer = g
 			out = append(out, k)
 		}
+		return out
 	}
-	if (r.AnyPort || len(r.Ports) > 0) && !allowsAll(r) {
+	if (r.AnyPort || len(r.Ports) > 0) && !allowsAll(&r.Rule) {
 		k := conjKey{dir: r.Direction}
 		if !r.AnyPort {
 			k.ports = portSetKey(r.Ports)
 		}
-		peers(k)
+		r.keys = append(r.keys, peers(k)...)
 	}
-	for _, g := range r.NamedPorts {
-		k := conjKey{dir: r.Direction, named: g}
+	for _, gid := range r.NamedPorts {
 		if r.Direction == policy.Egress {
-			k.anyPeer = true // the named-port group holds the peers
-			out = append(out, k)
-		} else {
-			peers(k)
+			r.keys = append(r.keys, conjKey{dir: policy.Egress, anyPeer: true, group: gid})
+			continue
+		}
+		g := c.groups[gid]
+		if g == nil {
+			continue // a group with no members ever: nothing to match
+		}
+		for _, k := range peers(conjKey{dir: policy.Ingress, portName: g.portName, proto: g.proto}) {
+			r.keys = append(r.keys, k)
+			r.named = append(r.named, namedLink{k, gid})
 		}
 	}
-	slices.SortFunc(out, compareKeys)
-	return slices.Compact(out)
+	slices.SortFunc(r.keys, compareKeys)
+	r.keys = slices.Compact(r.keys)
 }
 
 func compareKeys(a, b conjKey) int {
@@ -124,8 +148,12 @@ func compareKeys(a, b conjKey) int {
 		return 1
 	case a.peer != b.peer:
 		return int(a.peer) - int(b.peer)
-	case a.named != b.named:
-		return int(a.named) - int(b.named)
+	case a.group != b.group:
+		return int(a.group) - int(b.group)
+	case a.proto != b.proto:
+		return int(a.proto) - int(b.proto)
+	case a.portName != b.portName:
+		return strings.Compare(a.portName, b.portName)
 	}
 	return strings.Compare(a.ports, b.ports)
 }
@@ -212,8 +240,8 @@ type namedKey struct {
 	port  uint16
 }
 
-// addressFlows are the peer and named-port clauses of one address prefix: the conjunctions of the groups it is a
-// member of.
+// addressFlows are the peer and named-port clauses of one address prefix: the conjunctions linked to the groups
+// it is a member of.
 func (c *compiler) addressFlows(p netip.Prefix) []openflow.Flow {
 	if !p.Addr().Is4() {
 		return nil
@@ -226,20 +254,19 @@ func (c *compiler) addressFlows(p netip.Prefix) []openflow.Flow {
 		if g == nil {
 			continue
 		}
-		for k := range c.byGroup[gid] {
-			cj := c.conjs[k]
-			_, peerClause, portClause := k.layout()
+		for id := range c.clauses[gid] {
+			cj := c.conjByID[id]
+			_, peerClause, portClause := cj.key.layout()
 			switch {
-			case k.named == gid:
-				if k.dir == policy.Ingress && !local {
-					continue // ingress is enforced at the destination's node: only local pods need the clause
-				}
+			case g.kind != policy.NamedPortGroup:
+				peer[cj.key.dir] = append(peer[cj.key.dir], cj.ref(peerClause))
+			case cj.key.dir == policy.Ingress && !local:
+				// ingress is enforced at the destination's node: only local pods need the clause
+			default:
 				for _, port := range ports {
-					nk := namedKey{k.dir, g.proto, port}
+					nk := namedKey{cj.key.dir, g.proto, port}
 					named[nk] = append(named[nk], cj.ref(portClause))
 				}
-			case k.peer == gid && peerClause > 0:
-				peer[k.dir] = append(peer[k.dir], cj.ref(peerClause))
 			}
 		}
 	}
@@ -277,7 +304,7 @@ func (c *compiler) portFlows() []openflow.Flow {
 	clauses := map[portKey][]flows.ConjRef{}
 	for _, cj := range c.conjs {
 		_, _, portClause := cj.key.layout()
-		if cj.key.named != 0 || portClause == 0 {
+		if cj.key.named() || portClause == 0 {
 			continue
 		}
 		ref := cj.ref(portClause)
