@@ -10,7 +10,6 @@ type CPSeries struct {
 	Endpoints int
 	Sizes     []int
 	Runs      map[int][]*CPResult
-	Policy    string // why there is no NetworkPolicy series, if there is none
 }
 
 // Figure reduces the repetitions of one size.
@@ -22,17 +21,10 @@ func (s *CPSeries) Figure(n int, f func(*CPResult) float64) Summary {
 	return summarize(xs)
 }
 
-// policyNote says why the control plane section has no NetworkPolicy series.
-const policyNote = "not measured yet. When this harness was written the NetworkPolicy flows and their controller " +
-	"(agent/networkpolicy, flows/networkpolicy.go) were still being built in the work tree, uncommitted; " +
-	"cp-worker is where their series belongs (the controller has the proxy's shape: New, StageAll, Run). " +
-	"policy/bench_test.go measures the policy computation alone."
-
 // benchControlPlane runs a fresh cp-worker process (own OVS, own heap) per size and repetition, so that every
 // figure, RSS included, belongs to one cluster size.
 func benchControlPlane(ctx context.Context, sz Sizes, reps int, logf func(string, ...any)) (*CPSeries, error) {
-	s := &CPSeries{Endpoints: sz.Endpoints, Sizes: sz.Services, Runs: map[int][]*CPResult{},
-		Policy: policyNote}
+	s := &CPSeries{Endpoints: sz.Endpoints, Sizes: sz.Services, Runs: map[int][]*CPResult{}}
 	for rep := 0; rep < reps; rep++ {
 		for _, n := range sz.Services {
 			r, err := runCPWorker(ctx, n, sz.Endpoints, sz.Updates, min(n, 50))

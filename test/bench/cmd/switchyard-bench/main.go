@@ -6,7 +6,8 @@
 //   - pod attach: CNI ADD and DEL latency, sequential and concurrent (attach.go);
 //   - datapath: iperf3 TCP throughput and a TCP connection rate test, same node and across nodes in geneve,
 //     vxlan and noEncap labs (datapath.go, crossnode.go, crr.go);
-//   - control plane: Services programmed into a real OVS through the real flows Store and proxy (controlplane.go).
+//   - control plane: Services programmed into a real OVS through the real flows Store and proxy (controlplane.go);
+//   - NetworkPolicy: policies programmed through the real networkpolicy controller and flows Store (netpol.go).
 //
 // Every measurement is repeated (-reps) and reported as median, min and max. -quick runs each once with small
 // sizes, as a smoke test. It needs root, Open vSwitch, iperf3, and the lab's control plane binaries for the
@@ -37,7 +38,7 @@ type Options struct {
 }
 
 // sections of a run, in order.
-var sections = []string{"attach", "datapath", "crossnode", "controlplane"}
+var sections = []string{"attach", "datapath", "crossnode", "controlplane", "netpol"}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -156,6 +157,11 @@ func runBench(o Options) error {
 			return err
 		}
 	}
+	if o.Only["netpol"] {
+		if rep.NetworkPolicy, err = benchNetworkPolicy(ctx, sizes, o.Reps, logf); err != nil {
+			return err
+		}
+	}
 	rep.Took = time.Since(start)
 	out, plots := reportPaths(repo, o)
 	if err := rep.write(out, plots); err != nil {
@@ -173,11 +179,16 @@ type Sizes struct {
 	Headline          int           // the Services count of the headline figure
 	Endpoints         int           // per Service
 	Updates           int           // single-endpoint updates timed
+	PolicyPods        []int         // NetworkPolicy growth: pods (and half as many policies)
+	PolicyHeadline    int           // the size issue 6's targets are judged at
+	PolicyChanges     int           // single changes timed per kind (half, at least 10, at 10,000 pods)
 }
 
 var (
-	fullSizes  = Sizes{Pods: 100, Concurrency: 10, Duration: 5 * time.Second, Services: []int{100, 1000, 5000, 10000}, Headline: 5000, Endpoints: 10, Updates: 200}
-	quickSizes = Sizes{Pods: 10, Concurrency: 5, Duration: time.Second, Services: []int{100, 1000}, Headline: 1000, Endpoints: 10, Updates: 20}
+	fullSizes = Sizes{Pods: 100, Concurrency: 10, Duration: 5 * time.Second, Services: []int{100, 1000, 5000, 10000}, Headline: 5000, Endpoints: 10, Updates: 200,
+		PolicyPods: []int{100, 1000, 10000}, PolicyHeadline: 1000, PolicyChanges: 50}
+	quickSizes = Sizes{Pods: 10, Concurrency: 5, Duration: time.Second, Services: []int{100, 1000}, Headline: 1000, Endpoints: 10, Updates: 20,
+		PolicyPods: []int{100, 1000}, PolicyHeadline: 1000, PolicyChanges: 10}
 )
 
 // reportPaths resolves -out and -plots against the repository.
@@ -207,9 +218,6 @@ func rerender(o Options) error {
 	var rep Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return err
-	}
-	if rep.ControlPlane != nil {
-		rep.ControlPlane.Policy = policyNote
 	}
 	return rep.write(out, plots)
 }

@@ -4,7 +4,7 @@ package main
 const methodText = "## Method\n\n" +
 	"Run it with `make bench` (full: about 15 minutes) or `make bench BENCH_FLAGS=-quick` (every measurement once, small " +
 	"sizes, about 2 minutes). It needs root, Open vSwitch, iperf3 (`make deps`) and, for the cross-node rows, the lab's " +
-	"control plane binaries (`make controlplane`). `-only attach,datapath,crossnode,controlplane` picks sections; " +
+	"control plane binaries (`make controlplane`). `-only attach,datapath,crossnode,controlplane,netpol` picks sections; " +
 	"`-reps N` sets the repetitions. Everything runs in network namespaces it creates (names `sybn...`, labs `sybn...`) " +
 	"and is removed at the end; traffic flows only between those namespaces.\n\n" +
 	"**Builds.** Switchyard's binaries are built from the work tree at the start of the run; the reference plugins " +
@@ -37,7 +37,15 @@ const methodText = "## Method\n\n" +
 	"nftables rules are not applied (a no-op HostRules), and the fake clientset's object tracker keeps a second copy " +
 	"of every object in the same process, so *agent-side RSS* is an upper bound of the agent's. CPU is user+system of " +
 	"the worker and its `ovs-ofctl` children during the cold start. Flows and groups are counted on the bridge.\n\n" +
-	"**What is not measured yet.** NetworkPolicy programming (see the note in the control plane section); a real API server in the " +
+	"**NetworkPolicy.** One fresh `np-worker` process per size and repetition, on the same kind of private OVS with the " +
+	"node pipeline staged: the agent's own `agent/networkpolicy` controller (informers on NetworkPolicies, Pods and " +
+	"Namespaces, the `policy` model, the flow compiler) over the flows Store, fed by the fake clientset; the local pods' " +
+	"OpenFlow ports come from a table instead of the CNI's attachments (the ports need not exist for the flows). A " +
+	"single change is timed from the API call until `Controller.Progress` reports the event programmed, i.e. its bundle " +
+	"applied by `ovs-ofctl`. The 10,000-pod size runs in half the repetitions (rounded down, at least one) with half the changes " +
+	"(at least 10 per kind), to keep the run near its time budget. The same caveats as for Services apply (fake " +
+	"clientset, second copy of the objects in the worker's RSS).\n\n" +
+	"**What is not measured yet.** A real API server in the " +
 	"control-plane loop (the lab's apiserver would add watch latency); UDP and latency percentiles on the datapath; " +
 	"Service (ClusterIP) paths on the datapath. Other work running on the machine during a run shows in the load " +
 	"average printed at the top, and in the min–max spread.\n"

@@ -11,14 +11,15 @@ import (
 
 // Report is everything one run measured.
 type Report struct {
-	Options      Options
-	Machine      Machine
-	Sizes        Sizes
-	Attach       *AttachResult
-	Datapath     []*PathResult
-	Crossnode    []*PathResult
-	ControlPlane *CPSeries
-	Took         time.Duration
+	Options       Options
+	Machine       Machine
+	Sizes         Sizes
+	Attach        *AttachResult
+	Datapath      []*PathResult
+	Crossnode     []*PathResult
+	ControlPlane  *CPSeries
+	NetworkPolicy *NPSeries
+	Took          time.Duration
 }
 
 // write writes the Markdown report to out, and the plots and the raw results (results.json) into plotDir.
@@ -40,7 +41,7 @@ func (r *Report) write(out, plotDir string) error {
 	var b strings.Builder
 	r.header(&b)
 	r.targets(&b)
-	for _, section := range []func(*strings.Builder, string, string) error{r.attachSection, r.datapathSection, r.controlPlaneSection} {
+	for _, section := range []func(*strings.Builder, string, string) error{r.attachSection, r.datapathSection, r.controlPlaneSection, r.netpolSection} {
 		if err := section(&b, plotDir, rel); err != nil {
 			return err
 		}
@@ -90,8 +91,9 @@ func (r *Report) targets(b *strings.Builder) {
 				f.name, trimNum(s), trimNum(n), f.unit, ratio(s, n), verdict(n > 0 && s/n >= 0.8))
 		}
 	}
-	if r.Attach == nil && r.Datapath == nil {
-		b.WriteString("| (pod attach and datapath not run) | | |\n")
+	r.npTargets(b)
+	if r.Attach == nil && r.Datapath == nil && r.NetworkPolicy == nil {
+		b.WriteString("| (pod attach, datapath and NetworkPolicy not run) | | |\n")
 	}
 	b.WriteString("\n")
 }
@@ -251,7 +253,7 @@ func (r *Report) controlPlaneSection(b *strings.Builder, plotDir, rel string) er
 			s.Figure(n, func(r *CPResult) float64 { return r.RSSMB }).cell("%.0f"),
 			s.Figure(n, func(r *CPResult) float64 { return r.VswitchdRSSMB }).cell("%.0f"))
 	}
-	fmt.Fprintf(b, "\nNetworkPolicy: %s\n\n", s.Policy)
+	b.WriteString("\nNetworkPolicy programming has its own section below.\n\n")
 	xs := make([]float64, len(s.Sizes))
 	med := func(f func(*CPResult) float64) Series {
 		var v []float64
