@@ -14,9 +14,8 @@ import (
 	"github.com/switchyard-net/switchyard/policy"
 )
 
-// flowCount installs pods pods (a tenth of them local) and policies policies, each applying to a tenth of the
-// pods and admitting all of them on one port, and counts the flows.
-func flowCount(t *testing.T, pods, policies int) int {
+// nullHarness is a harness over a reconciled store on a nullSwitch, with namespace x.
+func nullHarness(t *testing.T) (*harness, *nullSwitch) {
 	t.Helper()
 	sw := &nullSwitch{}
 	store := flows.NewStore(sw)
@@ -25,6 +24,21 @@ func flowCount(t *testing.T, pods, policies int) int {
 	}
 	h := &harness{model: policy.NewStore(), comp: newCompiler(), store: store}
 	h.model.UpsertNamespace(namespace("x", nil))
+	return h, sw
+}
+
+// addClients adds n pods x/<prefix><i> on another node at 10.244.2.(2+i), labelled role=client.
+func addClients(h *harness, prefix string, n int) {
+	for i := 0; i < n; i++ {
+		_ = h.model.UpsertPod(pod("x", fmt.Sprintf("%s%d", prefix, i), "n2", fmt.Sprintf("10.244.2.%d", 2+i), map[string]string{"role": "client"}))
+	}
+}
+
+// flowCount installs pods pods (a tenth of them local) and policies policies, each applying to a tenth of the
+// pods and admitting all of them on one port, and counts the flows.
+func flowCount(t *testing.T, pods, policies int) int {
+	t.Helper()
+	h, _ := nullHarness(t)
 	for i := 0; i < pods; i++ {
 		node := "n2"
 		if i%10 == 0 {
@@ -41,7 +55,7 @@ func flowCount(t *testing.T, pods, policies int) int {
 		}
 	}
 	h.sync(t)
-	return store.FlowCount()
+	return h.store.FlowCount()
 }
 
 // Flows grow with pods + rules, not pods x rules: every peer address is one flow whatever the number of rules
@@ -65,16 +79,8 @@ func TestFlowsGrowLinearly(t *testing.T) {
 
 // A pod relabel, a pod delete and a policy port change each rewrite a handful of owners in one bundle.
 func TestChangesTouchFewOwners(t *testing.T) {
-	sw := &nullSwitch{}
-	store := flows.NewStore(sw)
-	if err := store.Reconcile(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{model: policy.NewStore(), comp: newCompiler(), store: store}
-	h.model.UpsertNamespace(namespace("x", nil))
-	for i := 0; i < 100; i++ {
-		_ = h.model.UpsertPod(pod("x", fmt.Sprintf("p%d", i), "n2", fmt.Sprintf("10.244.2.%d", 2+i), map[string]string{"role": "client"}))
-	}
+	h, sw := nullHarness(t)
+	addClients(h, "p", 100)
 	_ = h.model.UpsertPod(pod("x", "server", "n1", "10.244.1.2", map[string]string{"role": "server"}))
 	h.comp.setLocalPod("x/server", addr("10.244.1.2"), 10)
 	np := ingressPolicy("x", "allow", map[string]string{"role": "server"},
@@ -106,16 +112,8 @@ func TestChangesTouchFewOwners(t *testing.T) {
 // same port to another pod adds only that pod's flows (its applied-to clause and default drop), and each client
 // address has one ingress conjunction action whatever the number of such policies.
 func TestRulesWithSamePeersSharePortsAndAddresses(t *testing.T) {
-	sw := &nullSwitch{}
-	store := flows.NewStore(sw)
-	if err := store.Reconcile(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{model: policy.NewStore(), comp: newCompiler(), store: store}
-	h.model.UpsertNamespace(namespace("x", nil))
-	for i := 0; i < 50; i++ {
-		_ = h.model.UpsertPod(pod("x", fmt.Sprintf("c%d", i), "n2", fmt.Sprintf("10.244.2.%d", 2+i), map[string]string{"role": "client"}))
-	}
+	h, sw := nullHarness(t)
+	addClients(h, "c", 50)
 	for i := 0; i < 5; i++ {
 		name, ip := fmt.Sprintf("s%d", i), fmt.Sprintf("10.244.1.%d", 2+i)
 		_ = h.model.UpsertPod(pod("x", name, "n1", ip, map[string]string{"app": name}))
@@ -132,7 +130,7 @@ func TestRulesWithSamePeersSharePortsAndAddresses(t *testing.T) {
 		}
 	}
 	var clause string
-	for _, o := range store.Owners() {
+	for _, o := range h.store.Owners() {
 		for _, f := range o.Flows {
 			if strings.Contains(f.Match, "nw_src=10.244.2.7") {
 				clause = f.Actions

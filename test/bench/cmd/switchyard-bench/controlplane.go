@@ -13,9 +13,12 @@ type CPSeries struct {
 }
 
 // Figure reduces the repetitions of one size.
-func (s *CPSeries) Figure(n int, f func(*CPResult) float64) Summary {
+func (s *CPSeries) Figure(n int, f func(*CPResult) float64) Summary { return figure(s.Runs[n], f) }
+
+// figure reduces one figure of the repetitions of a size.
+func figure[R any](runs []*R, f func(*R) float64) Summary {
 	var xs []float64
-	for _, r := range s.Runs[n] {
+	for _, r := range runs {
 		xs = append(xs, f(r))
 	}
 	return summarize(xs)

@@ -57,20 +57,13 @@ func cpWorkerMain(args []string) error {
 	nupd := fs.Int("updates", 20, "single-endpoint updates to time")
 	narr := fs.Int("arrivals", 20, "Services created while running")
 	prof := fs.String("cpuprofile", "", "write a CPU profile of the cold start to this file")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	var c cleanups
-	defer c.run()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	o, err := cpBridge(ctx, &c)
+	ctx, o, store, done, err := startWorker(fs, args)
 	if err != nil {
 		return err
 	}
+	defer done()
 	updates := make(chan flows.Owner, 1024)
 	var applied atomic.Int64 // Sets and Deletes the store finished
-	store := flows.NewStore(openflow.New(openflow.Config{Bridge: "br-int", RunDir: o.RunDir, VswitchdCtl: o.VswitchdCtl()}))
 	store.Observe(func(owner flows.Owner, _ time.Duration, err error) {
 		applied.Add(1)
 		if err == nil {
@@ -80,11 +73,7 @@ func cpWorkerMain(args []string) error {
 			}
 		}
 	})
-	node := cpNode()
-	svcCfg := flows.ServiceConfig{Node: node, SNATZone: flows.DefaultSNATCTZone}
-	if err := store.Stage(flows.Owner{Category: flows.Pipeline, Key: "node"}, flows.PipelineFlows(node), nil); err != nil {
-		return err
-	}
+	svcCfg := flows.ServiceConfig{Node: cpNode(), SNATZone: flows.DefaultSNATCTZone}
 	if err := store.Stage(flows.Owner{Category: flows.Pipeline, Key: "services"}, flows.ServicePipelineFlows(svcCfg), nil); err != nil {
 		return err
 	}
@@ -100,14 +89,8 @@ func cpWorkerMain(args []string) error {
 	log.SetLevel(logrus.ErrorLevel)
 
 	r := &CPResult{Services: *nsvc, Endpoints: *neps}
-	if *prof != "" {
-		f, err := os.Create(*prof)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	if err := startProfile(*prof); err != nil {
+		return err
 	}
 	cpu0 := cpuSeconds()
 	t0 := time.Now()
@@ -162,6 +145,41 @@ func cpWorkerMain(args []string) error {
 type noHostRules struct{}
 
 func (noHostRules) Apply(context.Context, proxy.HostState) error { return nil }
+
+// startWorker parses a worker's flags and starts its switch: a private OVS with br-int (cpBridge) and a flows
+// Store over it with the node pipeline staged. done ends the worker's context (at most 15 minutes) and removes
+// everything.
+func startWorker(fs *flag.FlagSet, args []string) (context.Context, *privateovs.OVS, *flows.Store, func(), error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	c := &cleanups{}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	done := func() { cancel(); c.run() }
+	o, err := cpBridge(ctx, c)
+	if err != nil {
+		done()
+		return nil, nil, nil, nil, err
+	}
+	store := flows.NewStore(openflow.New(openflow.Config{Bridge: "br-int", RunDir: o.RunDir, VswitchdCtl: o.VswitchdCtl()}))
+	if err := store.Stage(flows.Owner{Category: flows.Pipeline, Key: "node"}, flows.PipelineFlows(cpNode()), nil); err != nil {
+		done()
+		return nil, nil, nil, nil, err
+	}
+	return ctx, o, store, done, nil
+}
+
+// startProfile starts a CPU profile into path, if not empty (pprof.StopCPUProfile ends it).
+func startProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f)
+}
 
 // cpBridge starts a private OVS in its own namespace with br-int (netdev, secure, OpenFlow 1.5) and the gateway
 // port at OpenFlow port 2, as the agent creates it.
@@ -318,21 +336,26 @@ func procMemMB(pid int) (rss, hwm float64) {
 
 // runCPWorker runs one cp-worker process and decodes its result.
 func runCPWorker(ctx context.Context, nsvc, neps, nupd, narr int) (*CPResult, error) {
+	return runWorker[CPResult](ctx, "cp-worker", "-services", strconv.Itoa(nsvc), "-endpoints", strconv.Itoa(neps),
+		"-updates", strconv.Itoa(nupd), "-arrivals", strconv.Itoa(narr))
+}
+
+// runWorker runs this binary's subcommand and decodes the JSON it prints.
+func runWorker[T any](ctx context.Context, sub string, args ...string) (*T, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "cp-worker", "-services", strconv.Itoa(nsvc), "-endpoints", strconv.Itoa(neps),
-		"-updates", strconv.Itoa(nupd), "-arrivals", strconv.Itoa(narr))
+	cmd := exec.CommandContext(ctx, self, append([]string{sub}, args...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("cp-worker %d Services: %v: %s", nsvc, err, stderr.String())
+		return nil, fmt.Errorf("%s %s: %v: %s", sub, strings.Join(args, " "), err, stderr.String())
 	}
-	var r CPResult
+	var r T
 	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("cp-worker output: %v: %s", err, out)
+		return nil, fmt.Errorf("%s output: %v: %s", sub, err, out)
 	}
 	return &r, nil
 }

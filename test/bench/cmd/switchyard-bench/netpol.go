@@ -17,13 +17,7 @@ type NPSeries struct {
 }
 
 // Figure reduces the repetitions of one size.
-func (s *NPSeries) Figure(n int, f func(*NPResult) float64) Summary {
-	var xs []float64
-	for _, r := range s.Runs[n] {
-		xs = append(xs, f(r))
-	}
-	return summarize(xs)
-}
+func (s *NPSeries) Figure(n int, f func(*NPResult) float64) Summary { return figure(s.Runs[n], f) }
 
 // changeP returns the p-th percentile of one kind of change within a run.
 func changeP(kind string, p float64) func(*NPResult) float64 {

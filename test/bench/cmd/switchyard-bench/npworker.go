@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	goruntime "runtime"
 	"runtime/pprof"
 	"strconv"
@@ -24,7 +23,6 @@ import (
 	"github.com/switchyard-net/switchyard/agent/networkpolicy"
 	"github.com/switchyard-net/switchyard/agent/networkpolicy/synthetic"
 	"github.com/switchyard-net/switchyard/flows"
-	"github.com/switchyard-net/switchyard/ovs/openflow"
 	"github.com/switchyard-net/switchyard/ovs/privateovs"
 )
 
@@ -54,21 +52,11 @@ func npWorkerMain(args []string) error {
 	npods := fs.Int("pods", 1000, "pods (policies: half as many; see synthetic.ForObjects)")
 	nchg := fs.Int("changes", 20, "single changes to time of each kind")
 	prof := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	var c cleanups
-	defer c.run()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	o, err := cpBridge(ctx, &c)
+	ctx, o, store, done, err := startWorker(fs, args)
 	if err != nil {
 		return err
 	}
-	store := flows.NewStore(openflow.New(openflow.Config{Bridge: "br-int", RunDir: o.RunDir, VswitchdCtl: o.VswitchdCtl()}))
-	if err := store.Stage(flows.Owner{Category: flows.Pipeline, Key: "node"}, flows.PipelineFlows(cpNode()), nil); err != nil {
-		return err
-	}
+	defer done()
 	cl := synthetic.ForObjects(*npods)
 	nss, pods, nps := cl.Objects()
 	ports := &localPorts{m: map[string]localPort{}}
@@ -90,16 +78,10 @@ func npWorkerMain(args []string) error {
 	log.SetLevel(logrus.ErrorLevel)
 	r := &NPResult{Pods: cl.Pods, Policies: cl.Policies, Namespaces: cl.Namespaces, LocalPods: len(ports.m),
 		ChangeMillis: map[string][]float64{}}
-	if *prof != "" {
-		f, err := os.Create(*prof)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	if err := startProfile(*prof); err != nil {
+		return err
 	}
+	defer pprof.StopCPUProfile()
 	cpu0 := cpuSeconds()
 	t0 := time.Now()
 	ctl, err := networkpolicy.New(networkpolicy.Config{NodeName: synthetic.LocalNode}, cs, store, ports.lookup, log)
@@ -280,20 +262,5 @@ func policyFlowCounts(ctx context.Context, o *privateovs.OVS) (all, pol, conj in
 
 // runNPWorker runs one np-worker process and decodes its result.
 func runNPWorker(ctx context.Context, pods, changes int) (*NPResult, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, self, "np-worker", "-pods", strconv.Itoa(pods), "-changes", strconv.Itoa(changes))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("np-worker %d pods: %v: %s", pods, err, stderr.String())
-	}
-	var r NPResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("np-worker output: %v: %s", err, out)
-	}
-	return &r, nil
+	return runWorker[NPResult](ctx, "np-worker", "-pods", strconv.Itoa(pods), "-changes", strconv.Itoa(changes))
 }
