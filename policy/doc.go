@@ -28,10 +28,10 @@
 //	d := store.TakeDelta()
 //	for _, g := range d.Groups { // 1. new members before the rules that use them
 //		for _, m := range g.Added {
-//			addMemberFlow(g.ID, m) // e.g. ip,nw_src=m.Prefix actions=conjunction(<rules of g.ID>, k/n)
+//			addMemberFlow(g.ID, m) // e.g. ip,nw_src=m.Prefix actions=conjunction(<conjunctions of g.ID>, k/n)
 //		}
 //	}
-//	for _, r := range d.RulesAdded { // 2. one conjunction id per rule: r.ID
+//	for _, r := range d.RulesAdded { // 2. conjunctions (agent/networkpolicy shares one per peer group and port set)
 //		addRuleFlows(r) // applied-to, peer and port dimensions referencing groups by ID
 //	}
 //	for _, c := range d.Isolation { // 3. default drop per isolated address and direction

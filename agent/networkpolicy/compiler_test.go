@@ -59,13 +59,13 @@ func flowCount(t *testing.T, pods, policies int) int {
 }
 
 // Flows grow with pods + rules, not pods x rules: every peer address is one flow whatever the number of rules
-// that admit it, and a rule adds its port and conj_id flows.
+// that admit it, and a rule with a new port set adds a conjunction: its port and conj_id flows.
 func TestFlowsGrowLinearly(t *testing.T) {
 	base := flowCount(t, 200, 50)
 	morePods := flowCount(t, 400, 50)
 	morePolicies := flowCount(t, 200, 100)
-	// 200 pods: 200 peer flows, 20 local pods with an applied-to and a drop flow; 50 policies: a port and a
-	// conj_id flow each.
+	// 200 pods: 200 peer flows, 20 local pods with an applied-to and a drop flow; 50 policies (one port each): a
+	// port and a conj_id flow each.
 	if want := 200 + 20*2 + 50*2; base != want {
 		t.Errorf("200 pods, 50 policies: %d flows, want %d", base, want)
 	}
