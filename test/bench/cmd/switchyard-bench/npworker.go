@@ -23,6 +23,7 @@ import (
 	"github.com/switchyard-net/switchyard/agent/networkpolicy"
 	"github.com/switchyard-net/switchyard/agent/networkpolicy/synthetic"
 	"github.com/switchyard-net/switchyard/flows"
+	"github.com/switchyard-net/switchyard/ovs/openflow"
 	"github.com/switchyard-net/switchyard/ovs/privateovs"
 )
 
@@ -46,7 +47,8 @@ var npChangeKinds = []string{"policy update", "policy create", "policy delete", 
 // npWorkerMain programs NetworkPolicy into a private OVS through the agent's own code: the networkpolicy controller
 // (agent/networkpolicy: informers on NetworkPolicies, Pods and Namespaces, the policy model, the flow compiler)
 // on a fake clientset, and the flows Store over ovs/openflow's bundles, as switchyard-agent wires them
-// (agent/policies.go), the local pods' OpenFlow ports coming from a table instead of the CNI's attachments.
+// (agent/policies.go: the datapath's megaflows purged after every change), the local pods' OpenFlow ports coming
+// from a table instead of the CNI's attachments.
 func npWorkerMain(args []string) error {
 	fs := flag.NewFlagSet("np-worker", flag.ContinueOnError)
 	npods := fs.Int("pods", 1000, "pods (policies: half as many; see synthetic.ForObjects)")
@@ -84,7 +86,9 @@ func npWorkerMain(args []string) error {
 	defer pprof.StopCPUProfile()
 	cpu0 := cpuSeconds()
 	t0 := time.Now()
-	ctl, err := networkpolicy.New(networkpolicy.Config{NodeName: synthetic.LocalNode}, cs, store, ports.lookup, log)
+	of := openflow.New(openflow.Config{Bridge: "br-int", RunDir: o.RunDir, VswitchdCtl: o.VswitchdCtl()})
+	ctl, err := networkpolicy.New(networkpolicy.Config{NodeName: synthetic.LocalNode, PurgeDatapath: of.PurgeDatapathFlows},
+		cs, store, ports.lookup, log)
 	if err != nil {
 		return err
 	}
