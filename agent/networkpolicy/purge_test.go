@@ -22,8 +22,9 @@ import (
 // Every policy change that installs flows ends with the datapath's megaflows purged, so that no packet is judged by
 // a megaflow cached before the change (OVS's revalidation can keep one with its old verdict: docs/networkpolicy.md).
 // Real traffic from pod x/a (port pa, in a private OVS) makes megaflows under a deny-all egress policy; the policy
-// is replaced by an allow-all one and Sync must leave no megaflow behind. A failed purge fails Sync and is done
-// again by the next Sync even when nothing else changed.
+// is replaced by one that allows port 80 and Sync must leave no megaflow behind. OVS's own revalidation is paused
+// meanwhile (it could delete some megaflows by itself), so only the purge can have removed them. A failed purge
+// fails Sync and is done again by the next Sync even when nothing else changed.
 func TestPolicyChangePurgesDatapathFlows(t *testing.T) {
 	of, o := testBridge(t, map[string]int{"gw0": 2, "pa": 10})
 	ctx := context.Background()
@@ -93,6 +94,10 @@ func TestPolicyChangePurgesDatapathFlows(t *testing.T) {
 		}
 	}
 
+	if _, err := o.Appctl(ctx, "revalidator/pause"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = o.Appctl(context.Background(), "revalidator/resume") })
 	allow := egressPolicy("x", "egress", map[string]string{"pod": "a"},
 		[]networkingv1.NetworkPolicyPeer{podPeer(map[string]string{"pod": "b"})}, intstr.FromInt32(80))
 	if err := c.model.UpsertPolicy(allow); err != nil {

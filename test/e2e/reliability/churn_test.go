@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,7 +146,17 @@ func TestPodChurn(t *testing.T) {
 	}
 	remote := map[int]int{}
 	for _, n := range nodes {
-		remote[n.i] = len(conntrackOf(t, n, churned)) - local[n.i]
+		own := conntrackOf(t, n, churnedOn[n.i])
+		var hits []string
+		for _, h := range conntrackOf(t, n, churned) {
+			if !slices.Contains(own, h) {
+				hits = append(hits, h)
+			}
+		}
+		remote[n.i] = len(hits)
+		if len(hits) > 0 { // the other node's agent flushes them when it sees the pod deleted: a straggler is shown
+			t.Logf("%s: %d conntrack entries of the other node's deleted pods 2 s after the churn, e.g.:\n%s", n.name(), len(hits), strings.Join(hits[:min(5, len(hits))], "\n"))
+		}
 	}
 
 	// Deletion is asynchronous at the end (CNI DEL after the kubelet stopped the workload): give it a few seconds.
