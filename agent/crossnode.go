@@ -32,7 +32,8 @@ var tunnelOwner = flows.Owner{Category: flows.Pipeline, Key: "tunnel"}
 const fallbackTransportMTU = 1500
 
 // setupTransport finds the transport interface, sets the pod MTU from it unless configured, and on the netdev
-// datapath with encapsulation moves the node address to the physical bridge. In standalone use without a route
+// datapath with encapsulation moves the node address to the physical bridge (in any other mode it moves it back,
+// should an earlier start have moved it). In standalone use without a route
 // there may be no transport interface: the MTU then assumes a 1500-byte underlay.
 func (a *Agent) setupTransport(ctx context.Context) error {
 	var nodeIP net.IP
@@ -60,10 +61,13 @@ func (a *Agent) setupTransport(ctx context.Context) error {
 		return nil
 	}
 	a.cfg.MTU = a.cfg.PodMTU(tr.MTU, tr.IPv6())
+	log := a.log.WithField("component", "transport")
 	if a.cfg.DatapathType == config.DatapathNetdev && a.cfg.Encap() {
-		if tr, err = transport.PrepareNetdev(ctx, a.db, tr, a.cfg.PhysicalBridge, a.log.WithField("component", "transport")); err != nil {
+		if tr, err = transport.PrepareNetdev(ctx, a.db, tr, a.cfg.PhysicalBridge, log); err != nil {
 			return err
 		}
+	} else if tr, err = transport.ReleaseNetdev(ctx, a.db, tr, log); err != nil {
+		return err // an earlier start in another mode left the address on the physical bridge
 	}
 	a.transport = tr
 	a.log.WithFields(logrus.Fields{"interface": tr.Name, "address": tr.Addr, "bridge": tr.Bridge, "interfaceMTU": tr.MTU,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/switchyard-net/switchyard/agent/gateway"
 	"net"
 	"os"
 	"os/exec"
@@ -15,13 +14,16 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/switchyard-net/switchyard/agent/gateway"
 	"github.com/switchyard-net/switchyard/ovs/ovsdb"
 )
 
-// OVSDB is what PrepareNetdev needs from the OVSDB client.
+// OVSDB is what PrepareNetdev and ReleaseNetdev need from the OVSDB client.
 type OVSDB interface {
 	EnsureBridge(ctx context.Context, spec ovsdb.BridgeSpec) error
 	EnsurePort(ctx context.Context, spec ovsdb.PortSpec) error
+	DeleteBridge(ctx context.Context, name string) error
+	BridgeExternalIDs(bridge string) map[string]string
 	WaitVswitchd(ctx context.Context) error
 }
 
@@ -75,6 +77,46 @@ func PrepareNetdev(ctx context.Context, db OVSDB, tr *Interface, bridge string, 
 	return &out, nil
 }
 
+// ReleaseNetdev undoes PrepareNetdev when the node no longer needs userspace tunnels (the mode changed to noEncap,
+// or the datapath to system): the physical bridge's addresses and routes move back to the interface it took over,
+// whose ARP is turned back on, and the bridge is deleted. It touches only a bridge the agent created (its
+// external_ids say so); another bridge that holds the address is an error naming it. It returns the interface
+// without Bridge. An interface that is not on the physical bridge is returned unchanged.
+func ReleaseNetdev(ctx context.Context, db OVSDB, tr *Interface, log logrus.FieldLogger) (*Interface, error) {
+	if tr.Bridge == "" {
+		return tr, nil
+	}
+	if ids := db.BridgeExternalIDs(tr.Bridge); ids["switchyard.io/kind"] != ownerIDs("physical-bridge")["switchyard.io/kind"] {
+		return nil, fmt.Errorf("the node address is on bridge %s, which Switchyard did not create: move it back to %s by hand or use a mode with encapsulation on the netdev datapath",
+			tr.Bridge, tr.Name)
+	}
+	br, err := netlink.LinkByName(tr.Bridge)
+	if err != nil {
+		return nil, fmt.Errorf("physical bridge %s: %w", tr.Bridge, err)
+	}
+	nic, err := netlink.LinkByName(tr.Name)
+	if err != nil {
+		return nil, fmt.Errorf("transport interface %s: %w", tr.Name, err)
+	}
+	if err := netlink.LinkSetARPOn(nic); err != nil {
+		return nil, fmt.Errorf("transport interface %s: arp on: %w", tr.Name, err)
+	}
+	if err := netlink.LinkSetUp(nic); err != nil {
+		return nil, fmt.Errorf("transport interface %s: set up: %w", tr.Name, err)
+	}
+	if err := moveAddresses(br, nic, log); err != nil {
+		return nil, err
+	}
+	if err := db.DeleteBridge(ctx, tr.Bridge); err != nil {
+		return nil, fmt.Errorf("deleting the physical bridge %s: %w", tr.Bridge, err)
+	}
+	log.WithFields(logrus.Fields{"bridge": tr.Bridge, "interface": tr.Name}).
+		Info("physical bridge removed: the mode needs no userspace tunnels, the node address is back on its interface")
+	out := *tr
+	out.Bridge = ""
+	return &out, nil
+}
+
 // moveAddresses moves the global addresses and the routes of from to to: first the addresses are added to to, then
 // the routes are replaced with routes through to (a replace swaps a route in place, so the default route never
 // goes missing), and last the addresses are removed from from.
@@ -119,7 +161,7 @@ func moveAddresses(from, to netlink.Link, log logrus.FieldLogger) error {
 			return fmt.Errorf("removing address %s from %s: %w", a.IPNet, from.Attrs().Name, err)
 		}
 		log.WithFields(logrus.Fields{"address": a.IPNet, "from": from.Attrs().Name, "to": to.Attrs().Name}).
-			Info("moved the node address to the physical bridge")
+			Info("moved the node address")
 	}
 	return nil
 }

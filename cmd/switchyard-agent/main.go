@@ -6,22 +6,26 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"reflect"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/switchyard-net/switchyard/agent"
 	"github.com/switchyard-net/switchyard/agent/config"
 )
 
 func main() {
-	if err := command().Execute(); err != nil {
+	cmd, _ := command()
+	if err := cmd.Execute(); err != nil {
 		os.Exit(1)
 	}
 }
 
-func command() *cobra.Command {
+// command returns the agent's command and the configuration its flags are bound to.
+func command() (*cobra.Command, *config.Config) {
 	var path string
 	flagCfg := config.Default()
 	cmd := &cobra.Command{
@@ -37,7 +41,9 @@ overridden by flags.`,
 			if err != nil {
 				return err
 			}
-			overrideFromFlags(cmd, &cfg, flagCfg)
+			if err := overrideFromFlags(cmd, &cfg, &flagCfg); err != nil {
+				return err
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -66,32 +72,48 @@ overridden by flags.`,
 	f.StringVar(&flagCfg.DatapathType, "datapath", flagCfg.DatapathType, "OVS datapath type: system or netdev")
 	f.StringVar(&flagCfg.GatewayName, "gateway", flagCfg.GatewayName, "gateway internal port name")
 	f.IntVar(&flagCfg.MTU, "mtu", 0, "pod and gateway MTU (default: the transport interface MTU minus the encapsulation overhead)")
+	f.StringVar(&flagCfg.TrafficMode, "traffic-mode", flagCfg.TrafficMode, "traffic between nodes: encap, noEncap or hybrid")
+	f.StringVar(&flagCfg.TunnelType, "tunnel-type", flagCfg.TunnelType, "tunnel of encap and hybrid modes: geneve or vxlan")
+	f.StringVar(&flagCfg.TransportInterface, "transport-interface", "", "interface between nodes (default: the one holding the node's InternalIP)")
+	f.StringVar(&flagCfg.PhysicalBridge, "physical-bridge", flagCfg.PhysicalBridge, "netdev bridge that takes over the transport interface for userspace tunnels")
+	f.StringVar(&flagCfg.TunnelName, "tunnel-name", flagCfg.TunnelName, "name of the flow-based tunnel port")
+	f.BoolVar(&flagCfg.NoSNAT, "no-snat", false, "do not masquerade pod traffic leaving the cluster")
+	f.IntVar(&flagCfg.CTZone, "ct-zone", flagCfg.CTZone, "conntrack zone of the pipeline")
+	f.IntVar(&flagCfg.SNATCTZone, "snat-ct-zone", flagCfg.SNATCTZone, "conntrack zone of Service SNAT (differs from --ct-zone)")
+	f.StringVar(&flagCfg.ServiceCIDR, "service-cidr", flagCfg.ServiceCIDR, "the cluster's Service ClusterIP range")
 	f.StringVar(&flagCfg.CNIConfDir, "cni-conf-dir", flagCfg.CNIConfDir, "where the CNI conflist is written")
+	f.StringVar(&flagCfg.CNIConfName, "cni-conf-name", flagCfg.CNIConfName, "file name of the CNI conflist")
+	f.StringVar(&flagCfg.NetworkName, "network-name", flagCfg.NetworkName, "name of the CNI network in the conflist")
 	f.StringVar(&flagCfg.APISocket, "api-socket", flagCfg.APISocket, "local API unix socket")
 	f.StringVar(&flagCfg.StateDir, "state-dir", flagCfg.StateDir, "state directory (IPAM)")
 	f.StringVar(&flagCfg.MetricsAddress, "metrics-address", flagCfg.MetricsAddress, "serve /metrics, /healthz and /readyz on host:port (empty: off)")
 	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "log format: text or json")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "log level")
-	return cmd
+	return cmd, &flagCfg
 }
 
-// overrideFromFlags copies the flags the user set over the file's values.
-func overrideFromFlags(cmd *cobra.Command, cfg *config.Config, f config.Config) {
-	set := map[string]func(){
-		"node-name": func() { cfg.NodeName = f.NodeName }, "kubeconfig": func() { cfg.Kubeconfig = f.Kubeconfig },
-		"pod-cidr": func() { cfg.PodCIDR = f.PodCIDR }, "ovsdb": func() { cfg.OVSDBEndpoint = f.OVSDBEndpoint },
-		"ovs-rundir": func() { cfg.OVSRunDir = f.OVSRunDir }, "vswitchd-ctl": func() { cfg.VswitchdCtl = f.VswitchdCtl },
-		"bridge": func() { cfg.Bridge = f.Bridge }, "datapath": func() { cfg.DatapathType = f.DatapathType },
-		"gateway": func() { cfg.GatewayName = f.GatewayName }, "mtu": func() { cfg.MTU = f.MTU },
-		"cni-conf-dir": func() { cfg.CNIConfDir = f.CNIConfDir }, "api-socket": func() { cfg.APISocket = f.APISocket },
-		"state-dir": func() { cfg.StateDir = f.StateDir }, "log-format": func() { cfg.LogFormat = f.LogFormat },
-		"log-level": func() { cfg.LogLevel = f.LogLevel }, "metrics-address": func() { cfg.MetricsAddress = f.MetricsAddress },
+// overrideFromFlags copies the flags the user set over the file's values. Each flag is bound to a field of flagCfg
+// (f.StringVar(&flagCfg.Bridge, ...)); the field is found by the flag value's address, so a new option needs only
+// its flag line.
+func overrideFromFlags(cmd *cobra.Command, cfg *config.Config, flagCfg *config.Config) error {
+	dst, src := reflect.ValueOf(cfg).Elem(), reflect.ValueOf(flagCfg).Elem()
+	fields := map[uintptr]int{}
+	for i := range src.NumField() {
+		fields[src.Field(i).Addr().Pointer()] = i
 	}
-	for name, apply := range set {
-		if cmd.Flags().Changed(name) {
-			apply()
+	var err error
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if fl.Name == "config" {
+			return
 		}
-	}
+		i, ok := fields[reflect.ValueOf(fl.Value).Pointer()]
+		if !ok {
+			err = fmt.Errorf("flag --%s is bound to no configuration field", fl.Name)
+			return
+		}
+		dst.Field(i).Set(src.Field(i))
+	})
+	return err
 }
 
 func newLogger(cfg config.Config) (*logrus.Logger, error) {
