@@ -14,14 +14,13 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/switchyard-net/switchyard/agent/apiserver"
 	"github.com/switchyard-net/switchyard/agent/cniconf"
 	"github.com/switchyard-net/switchyard/agent/config"
 	"github.com/switchyard-net/switchyard/agent/gateway"
 	"github.com/switchyard-net/switchyard/agent/ipam"
+	"github.com/switchyard-net/switchyard/agent/kubeclient"
 	"github.com/switchyard-net/switchyard/agent/metrics"
 	"github.com/switchyard-net/switchyard/agent/networkpolicy"
 	"github.com/switchyard-net/switchyard/agent/nodeinfo"
@@ -254,15 +253,9 @@ func (a *Agent) podCIDR(ctx context.Context) (*net.IPNet, error) {
 		_, n, err := net.ParseCIDR(a.cfg.PodCIDR)
 		return n, err
 	}
-	var rc *rest.Config
-	var err error
-	if a.cfg.Kubeconfig != "" {
-		rc, err = clientcmd.BuildConfigFromFlags("", a.cfg.Kubeconfig)
-	} else {
-		rc, err = rest.InClusterConfig()
-	}
+	rc, err := kubeclient.Config(a.cfg.Kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client config (set kubeconfig, or podCIDR for standalone use): %w", err)
+		return nil, fmt.Errorf("%w (set kubeconfig, or podCIDR for standalone use)", err)
 	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {

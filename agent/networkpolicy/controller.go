@@ -18,6 +18,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/switchyard-net/switchyard/agent/kubeclient"
 	"github.com/switchyard-net/switchyard/flows"
 	"github.com/switchyard-net/switchyard/ovs/openflow"
 	"github.com/switchyard-net/switchyard/policy"
@@ -83,7 +84,7 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts,
 	}
 	c := &Controller{cfg: cfg, store: store, ports: ports, log: log, model: policy.NewStore(),
 		kick: make(chan struct{}, 1), pending: map[string]int{}, comp: newCompiler()}
-	c.ifac = informers.NewSharedInformerFactory(cs, cfg.Resync)
+	c.ifac = informers.NewSharedInformerFactoryWithOptions(cs, cfg.Resync, informers.WithTransform(kubeclient.StripManagedFields))
 	npInf := c.ifac.Networking().V1().NetworkPolicies().Informer()
 	podInf := c.ifac.Core().V1().Pods()
 	nsInf := c.ifac.Core().V1().Namespaces().Informer()

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/switchyard-net/switchyard/agent/kubeclient"
 	"github.com/switchyard-net/switchyard/agent/snat"
 	"github.com/switchyard-net/switchyard/agent/transport"
 	"github.com/switchyard-net/switchyard/flows"
@@ -101,7 +102,7 @@ func New(cfg Config, cs kubernetes.Interface, deps Deps, log logrus.FieldLogger)
 	c := &Controller{cfg: cfg, deps: deps, log: log, peers: map[string]*Peer{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "noderoute"})}
-	c.ifac = informers.NewSharedInformerFactory(cs, cfg.Resync)
+	c.ifac = informers.NewSharedInformerFactoryWithOptions(cs, cfg.Resync, informers.WithTransform(kubeclient.StripManagedFields))
 	inf := c.ifac.Core().V1().Nodes()
 	c.nodes, c.synced = inf.Lister(), inf.Informer().HasSynced
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

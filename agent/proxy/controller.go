@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/switchyard-net/switchyard/agent/kubeclient"
 	"github.com/switchyard-net/switchyard/flows"
 	"github.com/switchyard-net/switchyard/ovs/openflow"
 )
@@ -94,7 +95,7 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, host HostRules, l
 		hosts: map[string]HostPlan{}, flows: map[string]int{}, lbs: map[string][]flows.LoadBalancer{}, hostKick: make(chan struct{}, 1),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "proxy"})}
-	c.ifac = informers.NewSharedInformerFactory(cs, cfg.Resync)
+	c.ifac = informers.NewSharedInformerFactoryWithOptions(cs, cfg.Resync, informers.WithTransform(kubeclient.StripManagedFields))
 	svcInf := c.ifac.Core().V1().Services()
 	sliceInf := c.ifac.Discovery().V1().EndpointSlices()
 	c.services, c.slices = svcInf.Lister(), sliceInf.Lister()

@@ -132,7 +132,8 @@ func TestReleaseNetdevMovesTheAddressBack(t *testing.T) {
 	})
 
 	// Not ours: a bridge without Switchyard's external_ids.
-	if err := n.ovs.Vsctl(n.ctx, "add-br", "br-other", "--", "set", "Bridge", "br-other", "datapath_type=netdev"); err != nil {
+	if err := n.ovs.Vsctl(n.ctx, "add-br", "br-other", "--", "set", "Bridge", "br-other", "datapath_type=netdev",
+		"external_ids:owner=someone-else"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "br-other in the OVSDB cache", func() bool { return n.db.BridgeExternalIDs("br-other") != nil })

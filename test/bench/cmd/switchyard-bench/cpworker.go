@@ -22,6 +22,7 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
@@ -46,10 +47,11 @@ type CPResult struct {
 }
 
 // cpWorkerMain programs Services into a private OVS through the agent's own code: the proxy controller
-// (agent/proxy: informers, planning, group ids) on a fake clientset, and the flows Store (flows.NewStore over
-// ovs/openflow's ovs-ofctl bundles), exactly as switchyard-agent wires them (agent/services.go), except that the
-// host nftables rules are not applied (a no-op HostRules) and the API server is client-go's fake clientset,
-// whose object tracker holds a second copy of every object in this process.
+// (agent/proxy: informers, planning, group ids) and the flows Store (flows.NewStore over ovs/openflow's ovs-ofctl
+// bundles), exactly as switchyard-agent wires them (agent/services.go), except that the host nftables rules are not
+// applied (a no-op HostRules). With -apiserver (what `make bench` runs) the proxy watches a real kube-apiserver
+// (cpAPIServer); without it, client-go's fake clientset, whose object tracker holds a second copy of every object
+// in this process (quick runs and profiling).
 func cpWorkerMain(args []string) error {
 	fs := flag.NewFlagSet("cp-worker", flag.ContinueOnError)
 	nsvc := fs.Int("services", 100, "Services")
@@ -57,6 +59,7 @@ func cpWorkerMain(args []string) error {
 	nupd := fs.Int("updates", 20, "single-endpoint updates to time")
 	narr := fs.Int("arrivals", 20, "Services created while running")
 	prof := fs.String("cpuprofile", "", "write a CPU profile of the cold start to this file")
+	api := fs.Bool("apiserver", false, "list and watch a real kube-apiserver (the lab's control plane) instead of a fake clientset")
 	ctx, o, store, done, err := startWorker(fs, args)
 	if err != nil {
 		return err
@@ -77,13 +80,21 @@ func cpWorkerMain(args []string) error {
 	if err := store.Stage(flows.Owner{Category: flows.Pipeline, Key: "services"}, flows.ServicePipelineFlows(svcCfg), nil); err != nil {
 		return err
 	}
-	var objs []runtime.Object
-	for i := 0; i < *nsvc; i++ {
-		svc, sl := cpService(i, *neps)
-		objs = append(objs, svc, sl)
+	var cs kubernetes.Interface
+	if *api {
+		var stop func()
+		if cs, stop, err = cpAPIServer(ctx, *nsvc, *neps); err != nil {
+			return err
+		}
+		defer stop()
+	} else {
+		var objs []runtime.Object
+		for i := 0; i < *nsvc; i++ {
+			svc, sl := cpService(i, *neps)
+			objs = append(objs, svc, sl)
+		}
+		cs = fake.NewClientset(objs...)
 	}
-	cs := fake.NewClientset(objs...)
-	objs = nil
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
 	log.SetLevel(logrus.ErrorLevel)
@@ -213,7 +224,7 @@ func cpNode() flows.NodeConfig {
 // nodes, one in ten on this node.
 func cpService(i, m int) (*corev1.Service, *discovery.EndpointSlice) {
 	name := fmt.Sprintf("svc-%d", i)
-	ip := fmt.Sprintf("10.96.%d.%d", i/250, i%250+1)
+	ip := fmt.Sprintf("10.96.%d.%d", i/250, i%250+2) // .1 is the API server's kubernetes Service
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: name},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: ip, ClusterIPs: []string{ip},
 			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}}}}
@@ -234,7 +245,7 @@ func cpService(i, m int) (*corev1.Service, *discovery.EndpointSlice) {
 
 // timeUpdate changes one endpoint address of Service k and waits until the store has applied that Service's
 // bundle: the agent's whole path from the informer event to the flows on the bridge.
-func timeUpdate(ctx context.Context, cs *fake.Clientset, updates chan flows.Owner, k, i int) (float64, error) {
+func timeUpdate(ctx context.Context, cs kubernetes.Interface, updates chan flows.Owner, k, i int) (float64, error) {
 	name := fmt.Sprintf("svc-%d", k)
 	sl, err := cs.DiscoveryV1().EndpointSlices("bench").Get(ctx, name+"-abc", metav1.GetOptions{})
 	if err != nil {
@@ -260,7 +271,7 @@ func timeUpdate(ctx context.Context, cs *fake.Clientset, updates chan flows.Owne
 }
 
 // timeArrivals creates n new Services (and slices) while the proxy runs and waits until all are programmed.
-func timeArrivals(ctx context.Context, cs *fake.Clientset, p *proxy.Controller, base, n, m int) (float64, error) {
+func timeArrivals(ctx context.Context, cs kubernetes.Interface, p *proxy.Controller, base, n, m int) (float64, error) {
 	before, _ := p.Stats()
 	t0 := time.Now()
 	for i := base; i < base+n; i++ {
@@ -336,7 +347,7 @@ func procMemMB(pid int) (rss, hwm float64) {
 
 // runCPWorker runs one cp-worker process and decodes its result.
 func runCPWorker(ctx context.Context, nsvc, neps, nupd, narr int) (*CPResult, error) {
-	return runWorker[CPResult](ctx, "cp-worker", "-services", strconv.Itoa(nsvc), "-endpoints", strconv.Itoa(neps),
+	return runWorker[CPResult](ctx, "cp-worker", "-apiserver", "-services", strconv.Itoa(nsvc), "-endpoints", strconv.Itoa(neps),
 		"-updates", strconv.Itoa(nupd), "-arrivals", strconv.Itoa(narr))
 }
 

@@ -32,10 +32,12 @@ const methodText = "## Method\n\n" +
 	"ovs-vswitchd main thread forwards every packet, which is why OVS paths are far below the veth pair.\n\n" +
 	"**Control plane.** One fresh `cp-worker` process per size and repetition: a private OVS with br-int as the agent " +
 	"creates it (netdev, secure, OpenFlow 1.5, gateway at port 2), the node and Service pipeline staged as the agent " +
-	"stages them, and the agent's own `agent/proxy` controller over `flows.NewStore(openflow.New(...))`, fed by " +
-	"client-go's fake clientset holding the Services and EndpointSlices. Two departures from a real agent: the host " +
-	"nftables rules are not applied (a no-op HostRules), and the fake clientset's object tracker keeps a second copy " +
-	"of every object in the same process, so *agent-side RSS* is an upper bound of the agent's. CPU is user+system of " +
+	"stages them, and the agent's own `agent/proxy` controller over `flows.NewStore(openflow.New(...))`, listing and " +
+	"watching a real kube-apiserver (the lab's control plane, started afresh in its own namespace, speaking protobuf " +
+	"as the agent does) that holds the Services and EndpointSlices. One departure from a real agent: the host nftables " +
+	"rules are not applied (a no-op HostRules). *Agent-side RSS* is the worker's VmRSS after programming (after a GC); " +
+	"the memory that creating the objects took is returned to the OS and the peak mark (VmHWM) reset before the agent " +
+	"part starts, so both belong to the agent's code alone. CPU is user+system of " +
 	"the worker and its `ovs-ofctl` children during the cold start. Flows and groups are counted on the bridge.\n\n" +
 	"**NetworkPolicy.** One fresh `np-worker` process per size and repetition, on the same kind of private OVS with the " +
 	"node pipeline staged: the agent's own `agent/networkpolicy` controller (informers on NetworkPolicies, Pods and " +
@@ -43,9 +45,9 @@ const methodText = "## Method\n\n" +
 	"OpenFlow ports come from a table instead of the CNI's attachments (the ports need not exist for the flows). A " +
 	"single change is timed from the API call until `Controller.Progress` reports the event programmed, i.e. its bundle " +
 	"applied by `ovs-ofctl`. The 10,000-pod size runs in half the repetitions (rounded down, at least one) with half the changes " +
-	"(at least 10 per kind), to keep the run near its time budget. The same caveats as for Services apply (fake " +
-	"clientset, second copy of the objects in the worker's RSS).\n\n" +
-	"**What is not measured yet.** A real API server in the " +
-	"control-plane loop (the lab's apiserver would add watch latency); UDP and latency percentiles on the datapath; " +
+	"(at least 10 per kind), to keep the run near its time budget. Unlike the Service worker it is fed by " +
+	"client-go's fake clientset, whose object tracker keeps a second copy of every object in the worker: its RSS is " +
+	"an upper bound of the agent's.\n\n" +
+	"**What is not measured yet.** A real API server under the NetworkPolicy series; UDP and latency percentiles on the datapath; " +
 	"Service (ClusterIP) paths on the datapath. Other work running on the machine during a run shows in the load " +
 	"average printed at the top, and in the min–max spread.\n"
