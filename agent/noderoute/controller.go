@@ -17,8 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 
+	"github.com/switchyard-net/switchyard/agent/keyqueue"
 	"github.com/switchyard-net/switchyard/agent/kubeclient"
 	"github.com/switchyard-net/switchyard/agent/snat"
 	"github.com/switchyard-net/switchyard/agent/transport"
@@ -78,7 +78,7 @@ type Controller struct {
 	ifac   informers.SharedInformerFactory
 	nodes  corelisters.NodeLister
 	synced cache.InformerSynced
-	queue  workqueue.TypedRateLimitingInterface[string]
+	queue  *keyqueue.Queue
 
 	mu     sync.Mutex
 	peers  map[string]*Peer // applied (or staged) peers
@@ -99,29 +99,14 @@ func New(cfg Config, cs kubernetes.Interface, deps Deps, log logrus.FieldLogger)
 	if cfg.Resync == 0 {
 		cfg.Resync = 5 * time.Minute
 	}
-	c := &Controller{cfg: cfg, deps: deps, log: log, peers: map[string]*Peer{},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "noderoute"})}
+	c := &Controller{cfg: cfg, deps: deps, log: log, peers: map[string]*Peer{}, queue: keyqueue.New("noderoute", "node", log)}
 	c.ifac = informers.NewSharedInformerFactoryWithOptions(cs, cfg.Resync, informers.WithTransform(kubeclient.StripManagedFields))
 	inf := c.ifac.Core().V1().Nodes()
 	c.nodes, c.synced = inf.Lister(), inf.Informer().HasSynced
-	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, n any) { c.enqueue(n) },
-		DeleteFunc: c.enqueue,
-	}); err != nil {
+	if _, err := inf.Informer().AddEventHandler(c.queue.Handler(keyqueue.ObjectKey)); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		c.log.WithError(err).Warn("node event without a name")
-		return
-	}
-	c.queue.Add(key)
 }
 
 // Start starts the informer and waits until it has listed every Node.
@@ -188,11 +173,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		c.log.WithError(err).Warn("host routes of peer nodes: retrying per node")
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	go c.work(ctx)
+	c.queue.Run(ctx, 1, c.sync)
 	return nil
 }
 
@@ -214,25 +195,6 @@ func (c *Controller) peerList() []*Peer {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-func (c *Controller) work(ctx context.Context) {
-	for {
-		name, shutdown := c.queue.Get()
-		if shutdown {
-			return
-		}
-		err := c.sync(ctx, name)
-		switch {
-		case err == nil:
-			c.queue.Forget(name)
-		case ctx.Err() != nil:
-		default:
-			c.log.WithError(err).WithField("node", name).Warn("syncing peer node; retrying")
-			c.queue.AddRateLimited(name)
-		}
-		c.queue.Done(name)
-	}
 }
 
 // sync makes the flows, routes and tunnel neighbour of one node match its Node object (or its absence).

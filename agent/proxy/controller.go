@@ -17,8 +17,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 
+	"github.com/switchyard-net/switchyard/agent/keyqueue"
 	"github.com/switchyard-net/switchyard/agent/kubeclient"
 	"github.com/switchyard-net/switchyard/flows"
 	"github.com/switchyard-net/switchyard/ovs/openflow"
@@ -62,7 +62,7 @@ type Controller struct {
 	// sliceIndex finds a Service's slices by "namespace/service-name" (byServiceIndex).
 	sliceIndex cache.Indexer
 	synced     []cache.InformerSynced
-	queue      workqueue.TypedRateLimitingInterface[string]
+	queue      *keyqueue.Queue
 	hostKick   chan struct{}
 
 	mu     sync.Mutex
@@ -93,8 +93,7 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, host HostRules, l
 	}
 	c := &Controller{cfg: cfg, store: store, host: host, log: log, ids: newGroupIDs(),
 		hosts: map[string]HostPlan{}, flows: map[string]int{}, lbs: map[string][]flows.LoadBalancer{}, hostKick: make(chan struct{}, 1),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "proxy"})}
+		queue: keyqueue.New("proxy", "service", log)}
 	c.ifac = informers.NewSharedInformerFactoryWithOptions(cs, cfg.Resync, informers.WithTransform(kubeclient.StripManagedFields))
 	svcInf := c.ifac.Core().V1().Services()
 	sliceInf := c.ifac.Discovery().V1().EndpointSlices()
@@ -106,43 +105,25 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, host HostRules, l
 	}
 	c.sliceIndex = sliceInf.Informer().GetIndexer()
 	c.synced = []cache.InformerSynced{svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
-	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueService,
-		UpdateFunc: func(_, n any) { c.enqueueService(n) },
-		DeleteFunc: c.enqueueService,
-	}); err != nil {
+	if _, err := svcInf.Informer().AddEventHandler(c.queue.Handler(keyqueue.ObjectKey)); err != nil {
 		return nil, err
 	}
-	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueSlice,
-		UpdateFunc: func(_, n any) { c.enqueueSlice(n) },
-		DeleteFunc: c.enqueueSlice,
-	}); err != nil {
+	if _, err := sliceInf.Informer().AddEventHandler(c.queue.Handler(sliceServiceOf)); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Controller) enqueueService(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		c.log.WithError(err).Warn("service event without a name")
-		return
-	}
-	c.queue.Add(key)
-}
-
-func (c *Controller) enqueueSlice(obj any) {
+// sliceServiceOf is the key of the Service an EndpointSlice belongs to, "" if it names none.
+func sliceServiceOf(obj any) string {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
 	s, ok := obj.(*discovery.EndpointSlice)
-	if !ok {
-		return
+	if !ok || s.Labels[discovery.LabelServiceName] == "" {
+		return ""
 	}
-	if name := s.Labels[discovery.LabelServiceName]; name != "" {
-		c.queue.Add(s.Namespace + "/" + name)
-	}
+	return s.Namespace + "/" + s.Labels[discovery.LabelServiceName]
 }
 
 // StageAll starts the informers, waits until they have listed every Service and EndpointSlice,
@@ -188,32 +169,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !staged {
 		return errors.New("service proxy: Run before StageAll")
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
 	go c.applyHostRules(ctx)
 	c.kickHost()
-	for i := 0; i < c.cfg.Workers; i++ {
-		go c.work(ctx)
-	}
+	c.queue.Run(ctx, c.cfg.Workers, c.Sync)
 	return nil
-}
-
-func (c *Controller) work(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		if err := c.Sync(ctx, key); err != nil {
-			c.log.WithError(err).WithField("service", key).Warn("service sync failed; retrying")
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
 }
 
 // Sync makes the flows and host rules of one Service ("namespace/name") match the informers'
