@@ -108,6 +108,9 @@ func TestReleaseNetdevMovesTheAddressBack(t *testing.T) {
 	if released.Name != "eth0" || released.Bridge != "" || released.Addr.String() != "192.168.231.11/24" {
 		t.Errorf("released %+v", released)
 	}
+	waitFor(t, "ovs-vswitchd to remove br-phy's device", func() bool {
+		return exec.Command("ip", "-n", n.node, "link", "show", "br-phy").Run() != nil
+	})
 	state := nettest.Run(t, "ip", "-n", n.node, "-br", "addr") + nettest.Run(t, "ip", "-n", n.node, "route") +
 		nettest.Run(t, "ip", "-n", n.node, "link", "show", "eth0")
 	for _, want := range []string{"192.168.231.11/24", "10.231.0.0/16 via 192.168.231.1 dev eth0"} {

@@ -86,6 +86,7 @@ overridden by flags.`,
 	f.StringVar(&flagCfg.NetworkName, "network-name", flagCfg.NetworkName, "name of the CNI network in the conflist")
 	f.StringVar(&flagCfg.APISocket, "api-socket", flagCfg.APISocket, "local API unix socket")
 	f.StringVar(&flagCfg.StateDir, "state-dir", flagCfg.StateDir, "state directory (IPAM)")
+	f.IntVar(&flagCfg.RemoteAPIPort, "remote-api-port", flagCfg.RemoteAPIPort, "port of the authenticated remote API on the node address for yardctl --kubeconfig (0: off)")
 	f.StringVar(&flagCfg.MetricsAddress, "metrics-address", flagCfg.MetricsAddress, "serve /metrics, /healthz and /readyz on host:port (empty: off)")
 	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "log format: text or json")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "log level")
