@@ -15,15 +15,20 @@ import (
 	"github.com/switchyard-net/switchyard/test/lab/controlplane"
 )
 
-// crossModes are the cross-node labs: key, lab mode, tunnel, description.
-var crossModes = []struct{ key, mode, tunnel, name string }{
-	{"cross-geneve", "encap", "geneve", "Switchyard, cross-node, geneve"},
-	{"cross-vxlan", "encap", "vxlan", "Switchyard, cross-node, vxlan"},
-	{"cross-noencap", "noEncap", "geneve", "Switchyard, cross-node, noEncap"},
+// crossMode is a cross-node lab: key, lab mode, tunnel, description, and the tunnel of its OVS NORMAL baseline
+// ("" for the routed one).
+type crossMode struct{ key, mode, tunnel, name, baseTunnel string }
+
+// crossModes are the cross-node labs.
+var crossModes = []crossMode{
+	{"cross-geneve", "encap", "geneve", "Switchyard, cross-node, geneve", "geneve"},
+	{"cross-vxlan", "encap", "vxlan", "Switchyard, cross-node, vxlan", "vxlan"},
+	{"cross-noencap", "noEncap", "geneve", "Switchyard, cross-node, noEncap", ""},
 }
 
 // benchCrossnode brings up a 2-node lab per traffic mode (test/lab/cluster, as `switchyard-lab up` does), puts a
-// pod on each node and measures traffic between them. The lab is taken down before the next mode.
+// pod on each node and measures traffic between them, in turn with the mode's OVS NORMAL baseline
+// (crossbaseline.go) within each repetition. The lab and the baseline are taken down before the next mode.
 func benchCrossnode(ctx context.Context, bins *Binaries, sz Sizes, reps int, logf func(string, ...any)) ([]*PathResult, error) {
 	cp := controlplane.DefaultBinDir()
 	if missing := controlplane.MissingBinaries(cp); len(missing) > 0 {
@@ -31,20 +36,22 @@ func benchCrossnode(ctx context.Context, bins *Binaries, sz Sizes, reps int, log
 	}
 	var results []*PathResult
 	for _, m := range crossModes {
-		r, err := crossnodeMode(ctx, bins, cp, m.key, m.mode, m.tunnel, m.name, sz, reps, logf)
+		rs, err := crossnodeMode(ctx, bins, cp, m, sz, reps, logf)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.key, err)
 		}
-		results = append(results, r)
+		results = append(results, rs...)
 	}
 	return results, nil
 }
 
-func crossnodeMode(ctx context.Context, bins *Binaries, cpBin, key, mode, tunnel, name string, sz Sizes, reps int,
-	logf func(string, ...any)) (_ *PathResult, err error) {
+// crossnodeMode measures one mode: its baseline's result, then Switchyard's.
+func crossnodeMode(ctx context.Context, bins *Binaries, cpBin string, m crossMode, sz Sizes, reps int,
+	logf func(string, ...any)) (_ []*PathResult, err error) {
+	key := m.key
 	labName := uniqueName("b")[:6] // at most 6 characters: it prefixes the lab's namespaces (sy<name>-...)
 	state := filepath.Join(os.TempDir(), "switchyard-bench-"+labName)
-	o := cluster.Options{Name: labName, StateDir: state, Nodes: 2, Mode: mode, Tunnel: tunnel, Topology: "flat",
+	o := cluster.Options{Name: labName, StateDir: state, Nodes: 2, Mode: m.mode, Tunnel: m.tunnel, Topology: "flat",
 		UnderlayCIDR: "192.168.150.0/24", Underlay2: "192.168.151.0/24", ClusterCIDR: "10.240.0.0/16",
 		ServiceCIDR: "10.241.0.0/16", BinDir: bins.Dir, CPBinDir: cpBin}
 	t0 := time.Now()
@@ -78,16 +85,27 @@ func crossnodeMode(ctx context.Context, bins *Binaries, cpBin, key, mode, tunnel
 			return nil, err
 		}
 	}
-	p := Path{Key: key, Name: name, ClientNS: nss[0], ServerNS: nss[1], ServerIP: ips[1], MTU: linkMTU(nss[0], "eth0")}
-	r := &PathResult{Path: p}
-	for rep := 0; rep < reps; rep++ {
-		if err := measurePath(ctx, p, sz.Duration, r); err != nil {
-			return nil, err
-		}
-		logf("crossnode rep %d %-14s 1 stream %.2f Gbit/s, 4 streams %.2f Gbit/s, %.0f conn/s", rep+1, key,
-			r.Gbps1[rep], r.Gbps4[rep], r.CRR[rep])
+	p := Path{Key: key, Name: m.name, ClientNS: nss[0], ServerNS: nss[1], ServerIP: ips[1], MTU: linkMTU(nss[0], "eth0")}
+	var bc cleanups
+	defer bc.run()
+	interrupted.add(bc.run)
+	base, err := normalCrossPair(ctx, &bc, baselineOf[key], m.baseTunnel, p.MTU)
+	if err != nil {
+		return nil, fmt.Errorf("OVS NORMAL baseline: %w", err)
 	}
-	return r, nil
+	paths := []Path{base, p}
+	results := []*PathResult{{Path: base}, {Path: p}}
+	for rep := 0; rep < reps; rep++ {
+		for i, p := range paths {
+			r := results[i]
+			if err := measurePath(ctx, p, sz.Duration, r); err != nil {
+				return nil, err
+			}
+			logf("crossnode rep %d %-14s 1 stream %.2f Gbit/s, 4 streams %.2f Gbit/s, %.0f conn/s", rep+1, p.Key,
+				r.Gbps1[rep], r.Gbps4[rep], r.CRR[rep])
+		}
+	}
+	return results, nil
 }
 
 // createLabPod creates a pod with the lab's built-in server on node i and waits until it is ready; it returns

@@ -1,7 +1,7 @@
 // Command switchyard-bench is Switchyard's benchmark harness (`make bench`, issue 10). It measures, in one run on
 // this machine, Switchyard against the reference CNI plugins (containernetworking/plugins bridge + host-local)
-// and against the physical limits (a plain veth pair, a single-table OVS NORMAL bridge, the bare veth steps), and
-// writes docs/benchmarks.md with SVG plots beside it:
+// and against the physical limits (a plain veth pair, the bare veth steps, and on every datapath path a single-table
+// OVS NORMAL bridge of the same shape: crossbaseline.go), and writes docs/benchmarks.md with SVG plots beside it:
 //
 //   - pod attach: CNI ADD and DEL latency, sequential and concurrent (attach.go);
 //   - datapath: iperf3 TCP throughput and a TCP connection rate test, same node and across nodes in geneve,
@@ -121,6 +121,7 @@ func runBench(o Options) error {
 		}
 		logf("%v: cleaning up", s)
 		cancel()
+		interrupted.run()
 		c.run()
 		os.Exit(130)
 	}()

@@ -30,6 +30,7 @@ const methodText = "## Method\n\n" +
 	"the receiver's; the connection-rate client reuses TIME_WAIT ports (`tcp_tw_reuse=1`, wide port range) in its " +
 	"namespace. All OVS instances run the userspace (netdev) datapath: there is no OVS kernel module here, and one " +
 	"ovs-vswitchd main thread forwards every packet, which is why OVS paths are far below the veth pair.\n\n" +
+	crossBaselineMethod +
 	"**Control plane.** One fresh `cp-worker` process per size and repetition: a private OVS with br-int as the agent " +
 	"creates it (netdev, secure, OpenFlow 1.5, gateway at port 2), the node and Service pipeline staged as the agent " +
 	"stages them, and the agent's own `agent/proxy` controller over `flows.NewStore(openflow.New(...))`, listing and " +

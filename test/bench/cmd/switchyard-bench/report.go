@@ -84,15 +84,9 @@ func (r *Report) targets(b *strings.Builder) {
 				mode, sw, br, ratio(sw, br), verdict(sw <= br))
 		}
 	}
-	if sw, normal := findPath(r.Datapath, pathSameNode), findPath(r.Datapath, pathNormal); sw != nil && normal != nil {
-		for _, f := range pathFigures {
-			s, n := summarize(f.get(sw)).Median, summarize(f.get(normal)).Median
-			fmt.Fprintf(b, "| Switchyard same-node %s >= 0.8x OVS NORMAL bridge | %s vs %s %s: ratio %s | %s |\n",
-				f.name, trimNum(s), trimNum(n), f.unit, ratio(s, n), verdict(n > 0 && s/n >= 0.8))
-		}
-	}
+	r.baselineTargets(b)
 	r.npTargets(b)
-	if r.Attach == nil && r.Datapath == nil && r.NetworkPolicy == nil {
+	if r.Attach == nil && r.Datapath == nil && r.Crossnode == nil && r.NetworkPolicy == nil {
 		b.WriteString("| (pod attach, datapath and NetworkPolicy not run) | | |\n")
 	}
 	b.WriteString("\n")
@@ -169,7 +163,7 @@ func (r *Report) attachSection(b *strings.Builder, plotDir, rel string) error {
 
 func (r *Report) datapathSection(b *strings.Builder, plotDir, rel string) error {
 	b.WriteString("## Datapath\n\n")
-	paths := append(append([]*PathResult{}, r.Datapath...), r.Crossnode...)
+	paths := r.allPaths()
 	if len(paths) == 0 {
 		b.WriteString("Not run in this run (`-only`).\n\n")
 		return nil
@@ -185,10 +179,11 @@ func (r *Report) datapathSection(b *strings.Builder, plotDir, rel string) error 
 		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", p.Name, p.MTU, summarize(p.Gbps1).cell("%.2f"),
 			summarize(p.Gbps4).cell("%.2f"), summarize(p.CRR).cell("%.0f"), summarize(p.Retrans1).cell("%.0f"))
 	}
-	b.WriteString("\nRatios of the medians (1 stream / 4 streams / connections per second):\n\n| path | vs veth (physical limit) | vs veth tx off | vs OVS NORMAL bridge |\n|---|---|---|---|\n")
+	r.baselineRatios(b)
+	b.WriteString("\nRatios to the physical limits, of the medians (1 stream / 4 streams / connections per second):\n\n| path | vs veth (physical limit) | vs veth tx off |\n|---|---|---|\n")
 	for _, p := range paths {
 		fmt.Fprintf(b, "| %s |", p.Name)
-		for _, ref := range []string{pathVethTxOn, pathVethTxOff, pathNormal} {
+		for _, ref := range []string{pathVethTxOn, pathVethTxOff} {
 			q := findPath(r.Datapath, ref)
 			if q == nil {
 				b.WriteString(" n/a |")
@@ -222,8 +217,10 @@ func (r *Report) datapathSection(b *strings.Builder, plotDir, rel string) error 
 }
 
 func shortPath(key string) string {
-	return map[string]string{pathVethTxOn: "veth", pathVethTxOff: "veth tx off", pathNormal: "OVS NORMAL",
-		pathSameNode: "SY same node", "cross-geneve": "SY geneve", "cross-vxlan": "SY vxlan", "cross-noencap": "SY noEncap"}[key]
+	return map[string]string{pathVethTxOn: "veth", pathVethTxOff: "veth\ntx off", pathNormal: "NORMAL\nsame node",
+		pathSameNode: "SY\nsame node", pathNormalGeneve: "NORMAL\ngeneve", "cross-geneve": "SY\ngeneve",
+		pathNormalVXLAN: "NORMAL\nvxlan", "cross-vxlan": "SY\nvxlan", pathNormalRouted: "NORMAL\nrouted",
+		"cross-noencap": "SY\nnoEncap"}[key]
 }
 
 func (r *Report) controlPlaneSection(b *strings.Builder, plotDir, rel string) error {

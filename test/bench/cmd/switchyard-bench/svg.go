@@ -93,7 +93,9 @@ func barChart(path, title, unit string, categories []string, series []Series) er
 				x, y(v), barW-2, svgH-padB-y(v), palette[si%len(palette)], esc(s.Name), trimNum(v))
 			d.text(x+barW/2-1, y(v)-3, "middle", trimNum(v), `font-size="10"`)
 		}
-		d.text(gx+groupW*0.4, svgH-padB+16, "middle", cat, "")
+		for li, line := range strings.Split(cat, "\n") { // a category may take two lines
+			d.text(gx+groupW*0.4, svgH-padB+16+14*float64(li), "middle", line, "")
+		}
 	}
 	d.line(padL, svgH-padB, svgW-padR, svgH-padB, "#333", 1)
 	names := make([]string, len(series))
