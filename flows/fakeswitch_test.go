@@ -22,6 +22,11 @@ type fakeSwitch struct {
 	bundles  [][]openflow.Mod
 	failNext error    // returned by the next Bundle, which then changes nothing
 	events   []string // "bundle" and "delete-flows" calls in order
+	// rejectActions, if set, makes a bundle with a flow of these actions fail as a whole, as OVS rejects a bundle
+	// with one bad mod.
+	rejectActions string
+	// hold, if set, makes Bundle announce itself on entered and wait for hold before doing anything.
+	hold, entered chan struct{}
 }
 
 func newFakeSwitch() *fakeSwitch {
@@ -30,7 +35,19 @@ func newFakeSwitch() *fakeSwitch {
 
 func (s *fakeSwitch) Bundle(_ context.Context, mods []openflow.Mod) error {
 	s.mu.Lock()
+	hold, entered := s.hold, s.entered
+	s.mu.Unlock()
+	if hold != nil {
+		entered <- struct{}{}
+		<-hold
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, m := range mods {
+		if s.rejectActions != "" && m.Flow.Actions == s.rejectActions {
+			return fmt.Errorf("switch rejects %s", m.Flow.Key())
+		}
+	}
 	if err := s.failNext; err != nil {
 		s.failNext = nil
 		return err

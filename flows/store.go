@@ -50,6 +50,9 @@ type Store struct {
 	flowOwner  map[string]Owner // flow Key -> owner
 	groupOwner map[uint32]Owner // group id -> owner
 
+	queueMu sync.Mutex
+	queue   []*pendingChange // Sets and Deletes waiting for the next group commit
+
 	observe func(Owner, time.Duration, error) // see Observe
 }
 
@@ -167,10 +170,16 @@ func (s *Store) Stage(owner Owner, flows []openflow.Flow, groups []openflow.Grou
 // the cookie of the current round (ModifyFlow would keep whatever cookie the bridge has) and
 // restores the flow if it went missing; its counters restart. If the bundle fails, the
 // desired state is left as it was.
+//
+// Concurrent Sets and Deletes of different owners are committed together (see commit): one
+// bundle for all of them, so N pods attached at once cost one ovs-ofctl run, not N.
 func (s *Store) Set(ctx context.Context, owner Owner, flows []openflow.Flow, groups []openflow.Group) (err error) {
 	defer func(t0 time.Time) { s.observed(owner, t0, err) }(time.Now())
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return s.commit(ctx, OwnerChange{Owner: owner, Flows: flows, Groups: groups})
+}
+
+// setLocked is Set for one owner alone, under s.mu.
+func (s *Store) setLocked(ctx context.Context, owner Owner, flows []openflow.Flow, groups []openflow.Group) error {
 	if s.round == 0 {
 		return fmt.Errorf("setting flows of %s: %w", owner, ErrNotReconciled)
 	}
@@ -252,11 +261,14 @@ func (s *Store) bundle(ctx context.Context, mods []openflow.Mod) error {
 }
 
 // Delete removes all flows and groups of owner in one bundle and frees its id. Deleting an
-// unknown owner does nothing.
+// unknown owner does nothing. Like Set, concurrent calls share a bundle.
 func (s *Store) Delete(ctx context.Context, owner Owner) (err error) {
 	defer func(t0 time.Time) { s.observed(owner, t0, err) }(time.Now())
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return s.commit(ctx, OwnerChange{Owner: owner, Delete: true})
+}
+
+// deleteLocked is Delete for one owner alone, under s.mu.
+func (s *Store) deleteLocked(ctx context.Context, owner Owner) error {
 	if s.round == 0 {
 		return fmt.Errorf("deleting flows of %s: %w", owner, ErrNotReconciled)
 	}

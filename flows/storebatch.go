@@ -30,6 +30,11 @@ func (s *Store) Apply(ctx context.Context, changes []OwnerChange) (err error) {
 	defer func(t0 time.Time) { s.observed(changes[0].Owner, t0, err) }(time.Now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.applyLocked(ctx, changes)
+}
+
+// applyLocked is Apply under s.mu.
+func (s *Store) applyLocked(ctx context.Context, changes []OwnerChange) (err error) {
 	if s.round == 0 {
 		return fmt.Errorf("applying flows of %d owners: %w", len(changes), ErrNotReconciled)
 	}
