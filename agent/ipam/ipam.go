@@ -2,9 +2,11 @@
 //
 // Allocations are persisted in dir/<network>/, one small file per allocated address holding
 // the owner's key, in the style of the host-local plugin. Every change is written atomically
-// and made under both an in-process mutex and an flock on dir/<network>/lock; the directory
-// is re-read under the lock before each change, so several processes (or several Allocators)
-// sharing the directory never hand out the same address twice.
+// and made under both an in-process mutex and an flock on dir/<network>/lock. Every change also
+// bumps a generation counter kept in the lock file; before a change the directory is re-read
+// unless the counter and the directory's modification time are those this Allocator left, so
+// several processes (or several Allocators) sharing the directory never hand out the same
+// address twice, and one process alone does not re-read every allocation file on each change.
 //
 // Addresses are handed out round-robin starting after the most recently allocated one, so a
 // released address is not reused until the rest of the range has been tried.
@@ -73,6 +75,7 @@ type Allocator struct {
 
 	mu   sync.Mutex // serialises this process's operations; flock serialises processes
 	snap *diskState
+	seen dirVersion // the directory's version when snap was last known to match it
 }
 
 // New opens (creating it if needed) the allocation directory dir/<network> for cidr and loads
@@ -190,32 +193,40 @@ func (a *Allocator) Reload() error {
 	if err != nil {
 		return fmt.Errorf("ipam: network %q: %w", a.network, err)
 	}
-	defer unlock()
+	defer unlock.release()
 	st, err := a.store.load()
 	if err != nil {
 		return fmt.Errorf("ipam: network %q: %w", a.network, err)
 	}
-	a.snap = st
+	a.snap, a.seen = st, a.store.version(unlock)
 	return nil
 }
 
-// update runs change on freshly loaded state under both locks, then keeps the result as the
-// snapshot. change must only modify st to mirror what it has written to disk.
+// update runs change under both locks on the directory's current state, then keeps the result as
+// the snapshot. The state is re-read from the directory unless nobody has changed it since this
+// Allocator last did. change must only modify st to mirror what it has written to disk.
 func (a *Allocator) update(change func(st *diskState) error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	unlock, err := a.store.lock(unix.LOCK_EX)
+	lk, err := a.store.lock(unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	a.store.removeTemps()
-	st, err := a.store.load()
-	if err != nil {
-		return err
+	defer lk.release()
+	st := a.snap
+	if cur := a.store.version(lk); st == nil || cur != a.seen {
+		a.store.removeTemps()
+		if st, err = a.store.load(); err != nil {
+			return err
+		}
 	}
 	err = change(st)
 	a.snap = st
+	if berr := a.store.bump(lk); berr != nil { // the next change re-reads the directory
+		a.seen = dirVersion{}
+		return errors.Join(err, berr)
+	}
+	a.seen = a.store.version(lk)
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mustCIDR(t *testing.T, s string) *net.IPNet {
@@ -239,5 +240,59 @@ func TestCorruptFilesStayReservedAndAreReported(t *testing.T) {
 	}
 	if got := a.Corrupt(); len(got) != 1 {
 		t.Fatalf("Corrupt after ReleaseIP = %+v, want one entry", got)
+	}
+}
+
+// Two Allocators on one directory (as two agent processes would be) see each other's changes although each keeps
+// its snapshot between changes: the generation counter in the lock file tells them when to re-read.
+func TestAllocatorsSharingADirectorySeeEachOthersChanges(t *testing.T) {
+	dir := t.TempDir()
+	a := newAllocator(t, dir, "10.244.1.0/24")
+	b := newAllocator(t, dir, "10.244.1.0/24")
+	seen := map[string]Key{}
+	for i := 0; i < 40; i++ {
+		al := a
+		if i%3 == 1 {
+			al = b
+		}
+		ip := mustAllocate(t, al, key(i))
+		if owner, dup := seen[ip.String()]; dup {
+			t.Fatalf("%s handed out to %v and again to %v", ip, owner, key(i))
+		}
+		seen[ip.String()] = key(i)
+		if i%5 == 4 { // the other allocator releases one: the address is free again for both
+			other := b
+			if al == b {
+				other = a
+			}
+			if err := other.Release(key(i)); err != nil {
+				t.Fatal(err)
+			}
+			delete(seen, ip.String())
+		}
+	}
+	for _, al := range []*Allocator{a, b} { // List answers from the snapshot of the allocator's last change
+		if err := al.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(a.List()) != len(seen) || len(b.List()) != len(seen) {
+		t.Errorf("a lists %d allocations, b %d, want %d", len(a.List()), len(b.List()), len(seen))
+	}
+}
+
+// A file added by hand (or by a writer that does not bump the counter) is seen through the directory's
+// modification time: its address is not handed out.
+func TestAllocationFileAddedByHandIsSeen(t *testing.T) {
+	dir := t.TempDir()
+	a := newAllocator(t, dir, "10.244.1.0/24")
+	wantIP(t, mustAllocate(t, a, key(0)), "10.244.1.2")
+	time.Sleep(20 * time.Millisecond) // past the file system's timestamp granularity
+	if err := os.WriteFile(filepath.Join(dir, "podnet", "10.244.1.3"), encodeKey(key(99)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantIP(t, mustAllocate(t, a, key(1)), "10.244.1.4")
+	if ip, ok := a.Lookup(key(99)); !ok || !ip.Equal(net.ParseIP("10.244.1.3")) {
+		t.Errorf("the hand-written allocation is not listed: %v %v", ip, ok)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +16,8 @@ import (
 
 // On-disk layout of one network, in dir/<network>/:
 //
-//	lock              flock(2) target serialising every process that uses the directory
+//	lock              flock(2) target serialising every process that uses the directory; holds the
+//	                  generation counter, bumped by every change
 //	last_reserved_ip  the address handed out most recently (round-robin cursor)
 //	<ip>              one file per allocation, e.g. "10.244.1.5", holding "<containerID>\n<ifName>\n"
 //	.tmp-*            temporary files of an interrupted atomic write; removed on the next write
@@ -48,12 +50,17 @@ type store struct {
 	dir string
 }
 
-// lock takes an flock on the directory's lock file (unix.LOCK_EX or unix.LOCK_SH) and returns
-// the function that releases it.
-func (s store) lock(how int) (func(), error) {
+// lockFile is the open lock file while its flock is held.
+type lockFile struct{ f *os.File }
+
+// release drops the flock (by closing the file).
+func (l lockFile) release() { l.f.Close() }
+
+// lock takes an flock on the directory's lock file (unix.LOCK_EX or unix.LOCK_SH).
+func (s store) lock(how int) (lockFile, error) {
 	f, err := os.OpenFile(filepath.Join(s.dir, lockFileName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open ipam lock file: %w", err)
+		return lockFile{}, fmt.Errorf("open ipam lock file: %w", err)
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), how)
@@ -63,10 +70,41 @@ func (s store) lock(how int) (func(), error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("flock %s: %w", f.Name(), err)
+		return lockFile{}, fmt.Errorf("flock %s: %w", f.Name(), err)
 	}
-	// Closing the file releases the flock.
-	return func() { f.Close() }, nil
+	return lockFile{f}, nil
+}
+
+// dirVersion identifies the state of the directory: the generation counter every change bumps (under the
+// exclusive lock) and the directory's modification time, which also moves when a file is added, renamed or
+// removed by hand. Equal versions mean nobody changed the directory in between.
+type dirVersion struct {
+	generation uint64
+	mtime      int64 // nanoseconds
+}
+
+// version reads the directory's version; lk must be held. An unreadable part reads as zero, which no
+// Allocator has recorded after a change, so it forces a re-read.
+func (s store) version(lk lockFile) dirVersion {
+	var v dirVersion
+	buf := make([]byte, 32)
+	if n, _ := lk.f.ReadAt(buf, 0); n > 0 {
+		v.generation, _ = strconv.ParseUint(strings.TrimSpace(string(buf[:n])), 10, 64)
+	}
+	if fi, err := os.Stat(s.dir); err == nil {
+		v.mtime = fi.ModTime().UnixNano()
+	}
+	return v
+}
+
+// bump increments the generation counter; lk must be held exclusively. The counter needs no fsync: it only
+// has to be seen by processes running at the same time (a process that starts reads the whole directory).
+func (s store) bump(lk lockFile) error {
+	g := s.version(lk).generation + 1
+	if _, err := lk.f.WriteAt([]byte(fmt.Sprintf("%020d\n", g)), 0); err != nil {
+		return fmt.Errorf("write ipam generation: %w", err)
+	}
+	return nil
 }
 
 // load reads every allocation file and the round-robin cursor. Files whose names are not IP
@@ -121,14 +159,17 @@ func (s store) readLast() netip.Addr {
 	return a
 }
 
-// writeAllocation records addr as owned by key.
+// writeAllocation records addr as owned by key, durably.
 func (s store) writeAllocation(addr netip.Addr, key Key) error {
-	return s.writeAtomic(addr.String(), encodeKey(key))
+	return s.writeAtomic(addr.String(), encodeKey(key), true)
 }
 
-// writeLast moves the round-robin cursor to addr.
+// writeLast moves the round-robin cursor to addr. The cursor is only a preference (an unreadable
+// one restarts from the beginning of the range, which is always safe), so it is written atomically
+// but not fsynced: an agent killed at any point leaves the old or the new cursor, and only a crash
+// of the whole node could lose the move.
 func (s store) writeLast(addr netip.Addr) error {
-	return s.writeAtomic(lastFileName, []byte(addr.String()+"\n"))
+	return s.writeAtomic(lastFileName, []byte(addr.String()+"\n"), false)
 }
 
 // remove deletes the allocation file of addr; a missing file is not an error.
@@ -152,16 +193,17 @@ func (s store) removeTemps() {
 	}
 }
 
-// writeAtomic replaces dir/name with data: write a temp file, fsync it, rename it over the
-// target and fsync the directory, so a crash leaves either the old or the new content.
-func (s store) writeAtomic(name string, data []byte) error {
+// writeAtomic replaces dir/name with data: write a temp file, rename it over the target, so a
+// process killed at any point leaves either the old or the new content. durable adds an fsync of
+// the file before the rename and of the directory after it, so that a crash of the node does too.
+func (s store) writeAtomic(name string, data []byte, durable bool) error {
 	tmp, err := os.CreateTemp(s.dir, tempPrefix+name+"-")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	tmpName := tmp.Name()
 	_, err = tmp.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -173,6 +215,9 @@ func (s store) writeAtomic(name string, data []byte) error {
 	if err != nil {
 		os.Remove(tmpName)
 		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(s.dir)
 }
