@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/digitalocean/go-openvswitch/ovs"
+
+	"github.com/switchyard-net/switchyard/ovs/unixctl"
 )
 
 // DefaultRunDir is where a system Open vSwitch keeps its sockets and pidfiles.
@@ -30,13 +32,15 @@ type Config struct {
 	VswitchdCtl string
 }
 
-// Client programs one bridge over OpenFlow 1.5 with ovs-ofctl and inspects it with ovs-appctl.
-// It is safe for concurrent use; OVS serialises the commands.
+// Client programs one bridge over OpenFlow 1.5 with ovs-ofctl and inspects it with ovs-vswitchd's unixctl
+// commands (what ovs-appctl sends, over a connection kept open). It is safe for concurrent use; OVS serialises
+// the commands.
 type Client struct {
 	bridge  string
 	target  string
 	runDir  string
 	appctlT string
+	ctl     *unixctl.Client
 }
 
 // New returns a Client for cfg, filling in the defaults. It does not connect: see Connected.
@@ -51,6 +55,7 @@ func New(cfg Config) *Client {
 	if c.appctlT == "" {
 		c.appctlT = "ovs-vswitchd"
 	}
+	c.ctl = unixctl.New(c.appctlT, c.runDir)
 	return c
 }
 
@@ -115,15 +120,34 @@ func (c *Client) ofctl(ctx context.Context, stdin string, args ...string) (strin
 	return string(stdout), nil
 }
 
-// appctl runs `ovs-appctl -t <ctl> <args>` and returns its standard output.
+// appctl runs what `ovs-appctl -t <ctl> <args>` runs, over the kept-open unixctl connection, and returns the
+// command's output. Failures come back classified as for ovs-appctl: an unreachable daemon or bridge gives an
+// *UnreachableError, a command the daemon refuses a *RejectedError.
 func (c *Client) appctl(ctx context.Context, args ...string) (string, error) {
-	full := append([]string{"-t", c.appctlT}, args...)
-	stdout, stderr, err := c.run(ctx, nil, "ovs-appctl", full...)
-	if err != nil {
-		return "", c.classify("ovs-appctl "+args[0], "", string(stderr)+string(stdout), err)
+	out, err := c.ctl.Call(ctx, args[0], args[1:]...)
+	if err == nil {
+		return out, nil
 	}
-	return string(stdout), nil
+	command := "ovs-appctl " + args[0]
+	var connErr *unixctl.ConnectError
+	var srvErr *unixctl.ServerError
+	switch {
+	case errors.As(err, &connErr):
+		return "", &UnreachableError{Command: command, Target: c.appctlT, Output: err.Error()}
+	case errors.As(err, &srvErr):
+		if strings.Contains(srvErr.Message, "unknown bridge") || strings.Contains(srvErr.Message, "is not a bridge") {
+			return "", &UnreachableError{Command: command, Target: c.bridge, Output: srvErr.Message}
+		}
+		return "", &RejectedError{Command: command, Output: srvErr.Message}
+	case ctx.Err() != nil:
+		return "", &CommandError{Command: command, Err: err}
+	default: // the daemon went away mid-command
+		return "", &UnreachableError{Command: command, Target: c.appctlT, Output: err.Error()}
+	}
 }
+
+// Close closes the kept-open connection to ovs-vswitchd's control socket. The Client may still be used.
+func (c *Client) Close() { c.ctl.Close() }
 
 // run executes one OVS command with OVS_RUNDIR set and returns stdout and stderr separately, so
 // warnings on stderr never reach a parser.

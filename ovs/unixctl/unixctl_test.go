@@ -1,0 +1,87 @@
+package unixctl_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-net/switchyard/ovs/privateovs"
+	"github.com/switchyard-net/switchyard/ovs/unixctl"
+	"github.com/switchyard-net/switchyard/test/nettest"
+)
+
+// Against a real ovs-vswitchd: many commands over one connection, the daemon's own error for a bad command, and a
+// vswitchd restart between two commands (the stale connection is replaced without the caller noticing).
+func TestCallsRealVswitchd(t *testing.T) {
+	nettest.RequireOVS(t)
+	ns := nettest.NewNetns(t, "uctl")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o, err := privateovs.Start(ctx, privateovs.Options{Netns: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = o.Stop() })
+
+	c := unixctl.New(o.VswitchdCtl(), o.Dir)
+	defer c.Close()
+	for i := 0; i < 50; i++ {
+		out, err := c.Call(ctx, "version")
+		if err != nil || !strings.Contains(out, "ovs-vswitchd") {
+			t.Fatalf("call %d: version: %q, %v", i, out, err)
+		}
+	}
+	want, err := o.Appctl(ctx, "dpctl/dump-conntrack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Call(ctx, "dpctl/dump-conntrack"); err != nil || got != want {
+		t.Errorf("dpctl/dump-conntrack: %q, %v; ovs-appctl printed %q", got, err, want)
+	}
+
+	_, err = c.Call(ctx, "no/such-command", "x")
+	var se *unixctl.ServerError
+	if !errors.As(err, &se) || !strings.Contains(se.Message, "not a valid command") {
+		t.Errorf("unknown command: want the daemon's error, got %v", err)
+	}
+	if _, err := c.Call(ctx, "dpctl/flush-conntrack", "zone=7", "ct_nw_src=10.99.0.1"); err != nil {
+		t.Errorf("the connection is unusable after a refused command: %v", err)
+	}
+
+	if err := o.StopVswitchd(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Call(ctx, "version")
+	var ce *unixctl.ConnectError
+	if !errors.As(err, &ce) {
+		t.Errorf("vswitchd stopped: want a ConnectError, got %v", err)
+	}
+	if err := o.StartVswitchd(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Call(ctx, "version"); err != nil || !strings.Contains(out, "ovs-vswitchd") {
+		t.Errorf("after vswitchd restarted: %q, %v", out, err)
+	}
+}
+
+// A daemon name is resolved as ovs-appctl does: <rundir>/<name>.pid, then <rundir>/<name>.<pid>.ctl.
+func TestTargetByNameUsesThePidfile(t *testing.T) {
+	dir := t.TempDir()
+	c := unixctl.New("ovs-vswitchd", dir)
+	_, err := c.Call(context.Background(), "version")
+	var ce *unixctl.ConnectError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "cannot read pidfile") {
+		t.Fatalf("no pidfile: want a ConnectError about the pidfile, got %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ovs-vswitchd.pid"), []byte("4242\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Call(context.Background(), "version")
+	if !errors.As(err, &ce) || ce.Target != filepath.Join(dir, "ovs-vswitchd.4242.ctl") {
+		t.Fatalf("want a ConnectError for %s, got %v", filepath.Join(dir, "ovs-vswitchd.4242.ctl"), err)
+	}
+}
