@@ -26,6 +26,7 @@ type Ports interface {
 	EnsurePort(ctx context.Context, spec ovsdb.PortSpec) error
 	DeletePort(ctx context.Context, bridge, name string) error
 	WaitOfport(ctx context.Context, name string) (int32, error)
+	OfportsInUse(bridge string) map[int32]bool
 }
 
 // Flows is what the manager needs from the desired-state flow store.
@@ -56,9 +57,10 @@ type Manager struct {
 	flows Flows
 	log   logrus.FieldLogger
 
-	mu    sync.Mutex
-	pods  map[Key]*Pod
-	locks map[Key]*keyLock
+	mu       sync.Mutex
+	pods     map[Key]*Pod
+	locks    map[Key]*keyLock
+	reserved map[int32]bool // OpenFlow port numbers picked by ADDs in flight
 }
 
 type keyLock struct {
@@ -72,7 +74,7 @@ func NewManager(set Settings, alloc *ipam.Allocator, ports Ports, fl Flows, log 
 		set.OfportTimeout = 10 * time.Second
 	}
 	return &Manager{set: set, ipam: alloc, ports: ports, flows: fl, log: log,
-		pods: map[Key]*Pod{}, locks: map[Key]*keyLock{}}
+		pods: map[Key]*Pod{}, locks: map[Key]*keyLock{}, reserved: map[int32]bool{}}
 }
 
 // lock serialises requests for one attachment; different attachments proceed in parallel.
@@ -96,8 +98,14 @@ func (m *Manager) lock(k Key) func() {
 	}
 }
 
-// Add attaches a pod: IP, veth, OVS port, flows, gratuitous ARP. Each step is undone if a later one fails, so a
-// failed ADD leaves nothing behind. It returns once the pod's flows are installed.
+// Add attaches a pod: IP, OpenFlow port number, then at the same time its flows on one side and its veth and OVS
+// port on the other, and a gratuitous ARP. Each step is undone if another fails, so a failed ADD leaves nothing
+// behind. It returns once the pod's flows are installed and its port is in the switch.
+//
+// The agent picks the port's OpenFlow number itself (ofport_request) instead of waiting for vswitchd to pick one,
+// so the pod's flows need not wait for the port: they go into the switch while the veth and the port are being
+// made. Until the port exists they match nothing and output nowhere, and the pod cannot send before ADD returns,
+// so it never sends without its spoof guard.
 func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachment, err error) {
 	key := Key{ContainerID: req.ContainerID, IfName: req.IfName}
 	defer m.lock(key)()
@@ -125,9 +133,12 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 			}
 		}
 	}()
+	var took steps
 
-	// 1. An address from the node's pod CIDR.
+	// 1. An address from the node's pod CIDR, and an OpenFlow port number.
+	done := took.time("ipam")
 	ip, err := m.ipam.Allocate(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName})
+	done()
 	if err != nil {
 		return nil, apiErr(cnitypes.ErrTryAgainLater, "allocating an IP for %s: %v", p.Ref(), err)
 	}
@@ -136,39 +147,28 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 	})
 	p.IP = &net.IPNet{IP: ip, Mask: m.set.Node.PodCIDR.Mask}
 	p.MAC = podnet.PodMAC(ip)
+	if p.OFPort, err = m.reserveOfport(); err != nil {
+		return nil, apiErr(cnitypes.ErrTryAgainLater, "choosing an OpenFlow port for %s: %v", p.Ref(), err)
+	}
+	defer m.unreserveOfport(p.OFPort) // once the pod is recorded (or the ADD failed)
 
-	// 2. The veth: pod side configured in its netns, host side left in ours.
-	att, err := podnet.Setup(req.Netns, podnet.Config{ContainerID: key.ContainerID, IfName: key.IfName,
-		HostIfName: p.HostIfName, IP: p.IP, Gateway: m.set.Node.GatewayIP, MAC: p.MAC, MTU: mtu,
-		TxChecksumOff: m.set.TxChecksumOff})
+	// 2. Its flows, in one bundle (shared with concurrent ADDs), while the veth and the port are made.
+	flowsDone := make(chan error, 1)
+	go func() {
+		defer took.time("flows")()
+		flowsDone <- m.flows.Set(ctx, p.owner(), m.podFlows(p), nil)
+	}()
+	err = m.plumb(ctx, p, req.Netns, mtu, &took, &undo)
+	if ferr := <-flowsDone; ferr == nil {
+		undo = append(undo, func() { m.logUndo(p, "delete flows", m.flows.Delete(context.Background(), p.owner())) })
+	} else if err == nil {
+		err = apiErr(cnitypes.ErrInternal, "installing flows of %s: %v", p.Ref(), ferr)
+	}
 	if err != nil {
-		return nil, apiErr(cnitypes.ErrInternal, "setting up the veth of %s: %v", p.Ref(), err)
-	}
-	p.HostMAC = att.HostMAC
-	undo = append(undo, func() { m.logUndo(p, "remove veth", podnet.Teardown(req.Netns, key.IfName, p.HostIfName)) })
-
-	// 3. The OVS port, carrying the pod's identity.
-	if err = m.ports.EnsurePort(ctx, ovsdb.PortSpec{Bridge: m.set.Bridge, Name: p.HostIfName,
-		ExternalIDs: p.ExternalIDs()}); err != nil {
-		return nil, apiErr(cnitypes.ErrInternal, "adding OVS port %s for %s: %v", p.HostIfName, p.Ref(), err)
-	}
-	undo = append(undo, func() {
-		m.logUndo(p, "delete OVS port", m.ports.DeletePort(context.Background(), m.set.Bridge, p.HostIfName))
-	})
-	wctx, cancel := context.WithTimeout(ctx, m.set.OfportTimeout)
-	p.OFPort, err = m.ports.WaitOfport(wctx, p.HostIfName)
-	cancel()
-	if err != nil {
-		return nil, apiErr(cnitypes.ErrInternal, "waiting for the ofport of %s: %v", p.HostIfName, err)
+		return nil, err
 	}
 
-	// 4. Its flows, in one bundle. Only now can the first packet flow.
-	if err = m.flows.Set(ctx, p.owner(), m.podFlows(p), nil); err != nil {
-		return nil, apiErr(cnitypes.ErrInternal, "installing flows of %s: %v", p.Ref(), err)
-	}
-	undo = append(undo, func() { m.logUndo(p, "delete flows", m.flows.Delete(context.Background(), p.owner())) })
-
-	// 5. Tell the neighbours (the node's host stack) where the address lives now. The flows are in, so the pod
+	// 3. Tell the neighbours (the node's host stack) where the address lives now. The flows are in, so the pod
 	// already works; the announcement (two frames 10 ms apart) does not hold up the runtime's ADD.
 	go func() {
 		if err := podnet.SendGratuitousARP(req.Netns, key.IfName, ip, p.MAC); err != nil {
@@ -179,38 +179,140 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 	m.mu.Lock()
 	m.pods[key] = p
 	m.mu.Unlock()
-	m.log.WithFields(logrus.Fields{"pod": p.Ref(), "ip": p.IP, "port": p.HostIfName, "ofport": p.OFPort}).Info("pod attached")
+	m.log.WithFields(logrus.Fields{"pod": p.Ref(), "ip": p.IP, "port": p.HostIfName, "ofport": p.OFPort, "steps": took.String()}).Info("pod attached")
 	return m.attachment(p), nil
 }
 
-// Del detaches a pod. It is idempotent: a missing pod, netns, port, veth or allocation is success. Flows go
-// first so no packet is sent to a port that is going away; the IP is released last so it cannot be reused while
-// still plumbed.
+// plumb makes the pod's veth (pod side configured in its netns, host side left in ours) and its OVS port, which
+// carries the pod's identity and asks for the pod's OpenFlow port number, and waits until vswitchd has the port.
+// It appends the undo of each step it completed.
+func (m *Manager) plumb(ctx context.Context, p *Pod, netns string, mtu int, took *steps, undo *[]func()) error {
+	done := took.time("veth")
+	att, err := podnet.Setup(netns, podnet.Config{ContainerID: p.ContainerID, IfName: p.IfName,
+		HostIfName: p.HostIfName, IP: p.IP, Gateway: m.set.Node.GatewayIP, MAC: p.MAC, MTU: mtu,
+		TxChecksumOff: m.set.TxChecksumOff})
+	done()
+	if err != nil {
+		return apiErr(cnitypes.ErrInternal, "setting up the veth of %s: %v", p.Ref(), err)
+	}
+	p.HostMAC = att.HostMAC
+	*undo = append(*undo, func() { m.logUndo(p, "remove veth", podnet.Teardown(netns, p.IfName, p.HostIfName)) })
+
+	done = took.time("port")
+	err = m.ports.EnsurePort(ctx, ovsdb.PortSpec{Bridge: m.set.Bridge, Name: p.HostIfName,
+		OfportRequest: int(p.OFPort), ExternalIDs: p.ExternalIDs()})
+	done()
+	if err != nil {
+		return apiErr(cnitypes.ErrInternal, "adding OVS port %s for %s: %v", p.HostIfName, p.Ref(), err)
+	}
+	*undo = append(*undo, func() {
+		m.logUndo(p, "delete OVS port", m.ports.DeletePort(context.Background(), m.set.Bridge, p.HostIfName))
+	})
+	done = took.time("ofport")
+	wctx, cancel := context.WithTimeout(ctx, m.set.OfportTimeout)
+	got, err := m.ports.WaitOfport(wctx, p.HostIfName)
+	cancel()
+	done()
+	if err != nil {
+		return apiErr(cnitypes.ErrInternal, "waiting for the ofport of %s: %v", p.HostIfName, err)
+	}
+	if got != p.OFPort {
+		return apiErr(cnitypes.ErrInternal, "vswitchd gave port %s OpenFlow port %d, not the requested %d (does another program add ports to %s?)",
+			p.HostIfName, got, p.OFPort, m.set.Bridge)
+	}
+	return nil
+}
+
+// reserveOfport picks the lowest OpenFlow port number that no port of the bridge has or has asked for, no pod
+// holds and no ADD in flight has picked. The number stays reserved until unreserveOfport; by then the pod holds it
+// (or the ADD failed and its port is gone).
+func (m *Manager) reserveOfport() (int32, error) {
+	used := m.ports.OfportsInUse(m.set.Bridge)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.pods {
+		used[p.OFPort] = true
+	}
+	for n := int32(firstPodOfport); n <= maxOfport; n++ {
+		if !used[n] && !m.reserved[n] {
+			m.reserved[n] = true
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("all OpenFlow port numbers of bridge %s from %d to %d are in use", m.set.Bridge, firstPodOfport, maxOfport)
+}
+
+func (m *Manager) unreserveOfport(n int32) {
+	m.mu.Lock()
+	delete(m.reserved, n)
+	m.mu.Unlock()
+}
+
+// OpenFlow port numbers pods get: below are the node's own ports (tunnel 1, gateway 2); 65279 is the highest
+// number a port may request.
+const (
+	firstPodOfport = 3
+	maxOfport      = 65279
+)
+
+// Del detaches a pod. It is idempotent: a missing pod, netns, port, veth or allocation is success. The pod's flows,
+// its OVS port and its veth are removed at the same time (without its flows nothing is sent to the port, and a
+// port without its device carries nothing either), then its conntrack entries; the IP is released last so it
+// cannot be reused while still plumbed, and the OpenFlow port number with it.
 func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
 	key := Key{ContainerID: req.ContainerID, IfName: req.IfName}
 	defer m.lock(key)()
+	var took steps
 	p := m.Get(key)
-	if p == nil { // never attached, or already gone: clean whatever a crashed attempt may have left
+	known := p != nil
+	if !known { // never attached, or already gone: clean whatever a crashed attempt may have left
 		p = &Pod{Key: key, Netns: req.Netns, HostIfName: podnet.HostVethName(key.ContainerID, key.IfName)}
-	} else if err := m.flows.Delete(ctx, p.owner()); err != nil {
-		return apiErr(cnitypes.ErrTryAgainLater, "deleting flows of %s: %v", p.Ref(), err)
-	}
-	if err := m.ports.DeletePort(ctx, m.set.Bridge, p.HostIfName); err != nil {
-		return apiErr(cnitypes.ErrTryAgainLater, "deleting OVS port %s: %v", p.HostIfName, err)
 	}
 	netns := req.Netns
 	if netns == "" {
 		netns = p.Netns
 	}
-	if err := podnet.Teardown(netns, key.IfName, p.HostIfName); err != nil {
-		return apiErr(cnitypes.ErrTryAgainLater, "removing veth %s: %v", p.HostIfName, err)
+	var flowsErr, portErr, vethErr error
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if known {
+			defer took.time("flows")()
+			flowsErr = m.flows.Delete(ctx, p.owner())
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		defer took.time("port")()
+		portErr = m.ports.DeletePort(ctx, m.set.Bridge, p.HostIfName)
+	}()
+	go func() {
+		defer wg.Done()
+		defer took.time("veth")()
+		vethErr = podnet.Teardown(netns, key.IfName, p.HostIfName)
+	}()
+	wg.Wait()
+	switch {
+	case flowsErr != nil:
+		return apiErr(cnitypes.ErrTryAgainLater, "deleting flows of %s: %v", p.Ref(), flowsErr)
+	case portErr != nil:
+		return apiErr(cnitypes.ErrTryAgainLater, "deleting OVS port %s: %v", p.HostIfName, portErr)
+	case vethErr != nil:
+		return apiErr(cnitypes.ErrTryAgainLater, "removing veth %s: %v", p.HostIfName, vethErr)
 	}
 	if m.set.FlushConntrack != nil && p.IP != nil {
-		if err := m.set.FlushConntrack(ctx, p.IP.IP); err != nil {
+		done := took.time("conntrack")
+		err := m.set.FlushConntrack(ctx, p.IP.IP)
+		done()
+		if err != nil {
 			m.log.WithError(err).WithField("pod", p.Ref()).Warn("flushing the conntrack entries of the detached pod")
 		}
 	}
-	if err := m.ipam.Release(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName}); err != nil {
+	done := took.time("ipam")
+	err := m.ipam.Release(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName})
+	done()
+	if err != nil {
 		return apiErr(cnitypes.ErrIOFailure, "releasing the IP of %s: %v", p.Ref(), err)
 	}
 	m.mu.Lock()
@@ -218,7 +320,7 @@ func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
 	delete(m.pods, key)
 	m.mu.Unlock()
 	if was {
-		m.log.WithFields(logrus.Fields{"pod": p.Ref(), "port": p.HostIfName}).Info("pod detached")
+		m.log.WithFields(logrus.Fields{"pod": p.Ref(), "port": p.HostIfName, "steps": took.String()}).Info("pod detached")
 	}
 	return nil
 }

@@ -54,6 +54,37 @@ func (c *Client) Ports(bridge string) []PortInfo {
 	return infos
 }
 
+// OfportsInUse returns, from the cache, every OpenFlow port number that an interface of the bridge has or has
+// asked for (ofport and ofport_request): the numbers a new port must not request.
+func (c *Client) OfportsInUse(bridge string) map[int32]bool {
+	ctx, cancel := readContext()
+	defer cancel()
+	used := map[int32]bool{}
+	br, err := c.bridgeByName(ctx, bridge)
+	if err != nil || br == nil {
+		return used
+	}
+	for _, uuid := range br.Ports {
+		port, err := c.portByUUID(ctx, uuid)
+		if err != nil || port == nil {
+			continue
+		}
+		for _, iu := range port.Interfaces {
+			iface, err := c.interfaceByUUID(ctx, iu)
+			if err != nil || iface == nil {
+				continue
+			}
+			if n := ofportOf(iface); n > 0 {
+				used[n] = true
+			}
+			if iface.OfportRequest != nil {
+				used[int32(*iface.OfportRequest)] = true
+			}
+		}
+	}
+	return used
+}
+
 // InterfaceByName returns the cached Interface row of that name. The row holds only the monitored columns
 // (everything but statistics, status and a few rarely used ones).
 func (c *Client) InterfaceByName(name string) (*vswitchd.Interface, bool) {
