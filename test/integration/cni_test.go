@@ -153,6 +153,12 @@ func TestDelLeavesNothing(t *testing.T) {
 			hostVeth = i.Name
 		}
 	}
+	if err := ping(p.ns, keep.ip, 1); err != nil { // leaves conntrack entries of p in the datapath
+		t.Fatal(err)
+	}
+	if len(n.conntrackOf(p.ip)) == 0 {
+		t.Fatalf("no conntrack entry of %s after a ping (is the test looking at the right datapath?)", p.ip)
+	}
 	n.delPod(p)
 	n.delPod(p) // DEL is idempotent
 
@@ -170,6 +176,9 @@ func TestDelLeavesNothing(t *testing.T) {
 		if f == p.ip {
 			t.Errorf("IP %s still allocated", p.ip)
 		}
+	}
+	if left := n.conntrackOf(p.ip); len(left) > 0 {
+		t.Errorf("conntrack entries of the deleted pod remain: %q", left)
 	}
 	after := n.flows()
 	if len(after) != len(before) {

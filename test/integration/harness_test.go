@@ -263,6 +263,22 @@ func (n *node) flows() []string {
 	return lines
 }
 
+// conntrackOf returns the datapath's conntrack entries that mention ip.
+func (n *node) conntrackOf(ip string) []string {
+	n.t.Helper()
+	out, err := n.ovs.Appctl(context.Background(), "dpctl/dump-conntrack")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var hits []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "="+ip+",") {
+			hits = append(hits, l)
+		}
+	}
+	return hits
+}
+
 // ports lists br-int's ports.
 func (n *node) ports() []string {
 	n.t.Helper()
