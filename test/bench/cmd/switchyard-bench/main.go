@@ -58,6 +58,7 @@ func main() {
 	flag.StringVar(&o.PlotDir, "plots", "docs/bench", "directory of the SVG plots (relative to -repo)")
 	flag.StringVar(&only, "only", strings.Join(sections, ","), "sections to run: "+strings.Join(sections, ","))
 	flag.IntVar(&o.Reps, "reps", 0, "repetitions of each measurement (default 3, 1 with -quick)")
+	flag.StringVar(&agentLogDir, "agent-logs", "", "keep the log of every Switchyard agent in this directory (the per-step timings of ADD and DEL)")
 	render := flag.Bool("render", false, "measure nothing: write the report again from <plots>/results.json")
 	flag.Parse()
 	if *render {
@@ -82,6 +83,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// agentLogDir, if set, is where each Switchyard node's agent log is copied when the node is removed.
+var agentLogDir string
 
 // subcommands are the helper processes the harness starts inside namespaces.
 var subcommands = map[string]func([]string) error{

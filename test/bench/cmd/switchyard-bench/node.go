@@ -51,6 +51,13 @@ func startSwitchyardNode(ctx context.Context, c *cleanups, bins *Binaries, podCI
 		return nil, err
 	}
 	defer logf.Close()
+	if agentLogDir != "" { // runs after the agent has stopped (cleanups run newest first)
+		c.add(func() {
+			if b, err := os.ReadFile(logf.Name()); err == nil {
+				_ = os.WriteFile(filepath.Join(agentLogDir, n.ns+".log"), b, 0o644)
+			}
+		})
+	}
 	n.agent = exec.Command("ip", "netns", "exec", n.ns, filepath.Join(bins.Dir, "switchyard-agent"),
 		"--node-name", n.ns, "--pod-cidr", podCIDR, "--datapath", "netdev",
 		"--ovsdb", "unix:"+n.ovs.DBSocket, "--ovs-rundir", n.ovs.RunDir, "--vswitchd-ctl", n.ovs.VswitchdCtl(),
