@@ -139,6 +139,9 @@ func (a *Allocator) Allocate(key Key) (net.IP, error) {
 		st.byIP[addr], st.last, got = key, addr, addr
 		return nil
 	})
+	if err == nil {
+		err = a.store.syncAllocation(got) // durable before the caller hands the address out
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ipam: network %q: allocate for %s/%s: %w", a.network, key.ContainerID, key.IfName, err)
 	}
@@ -157,6 +160,9 @@ func (a *Allocator) Release(key Key) error {
 		}
 		return nil
 	})
+	if err == nil {
+		err = syncDir(a.store.dir)
+	}
 	if err != nil {
 		return fmt.Errorf("ipam: network %q: release %s/%s: %w", a.network, key.ContainerID, key.IfName, err)
 	}
@@ -179,6 +185,9 @@ func (a *Allocator) ReleaseIP(ip net.IP) error {
 		delete(st.corrupt, addr)
 		return nil
 	})
+	if err == nil {
+		err = syncDir(a.store.dir)
+	}
 	if err != nil {
 		return fmt.Errorf("ipam: network %q: release %s: %w", a.network, addr, err)
 	}

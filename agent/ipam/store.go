@@ -159,20 +159,36 @@ func (s store) readLast() netip.Addr {
 	return a
 }
 
-// writeAllocation records addr as owned by key, durably.
+// writeAllocation records addr as owned by key, atomically: a process killed at any point leaves the file
+// complete or absent. It is not durable against a crash of the node until syncAllocation.
 func (s store) writeAllocation(addr netip.Addr, key Key) error {
-	return s.writeAtomic(addr.String(), encodeKey(key), true)
+	return s.writeAtomic(addr.String(), encodeKey(key))
+}
+
+// syncAllocation makes the allocation file of addr, and its name in the directory, durable. It needs no lock:
+// the Allocator calls it after releasing the locks, so that concurrent allocations do not wait for each
+// other's fsyncs (the file system commits them together).
+func (s store) syncAllocation(addr netip.Addr) error {
+	f, err := os.Open(filepath.Join(s.dir, addr.String()))
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) { // already released again: nothing to make durable
+		return fmt.Errorf("fsync allocation %s: %w", addr, err)
+	}
+	return syncDir(s.dir)
 }
 
 // writeLast moves the round-robin cursor to addr. The cursor is only a preference (an unreadable
-// one restarts from the beginning of the range, which is always safe), so it is written atomically
-// but not fsynced: an agent killed at any point leaves the old or the new cursor, and only a crash
-// of the whole node could lose the move.
+// one restarts from the beginning of the range, which is always safe), so it is never fsynced:
+// only a crash of the whole node could lose a move.
 func (s store) writeLast(addr netip.Addr) error {
-	return s.writeAtomic(lastFileName, []byte(addr.String()+"\n"), false)
+	return s.writeAtomic(lastFileName, []byte(addr.String()+"\n"))
 }
 
-// remove deletes the allocation file of addr; a missing file is not an error.
+// remove deletes the allocation file of addr; a missing file is not an error. syncDir makes the
+// removal durable.
 func (s store) remove(addr netip.Addr) error {
 	err := os.Remove(filepath.Join(s.dir, addr.String()))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -181,7 +197,7 @@ func (s store) remove(addr netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("remove allocation %s: %w", addr, err)
 	}
-	return syncDir(s.dir)
+	return nil
 }
 
 // removeTemps deletes temporary files left behind by a process that died mid-write. It must
@@ -194,18 +210,14 @@ func (s store) removeTemps() {
 }
 
 // writeAtomic replaces dir/name with data: write a temp file, rename it over the target, so a
-// process killed at any point leaves either the old or the new content. durable adds an fsync of
-// the file before the rename and of the directory after it, so that a crash of the node does too.
-func (s store) writeAtomic(name string, data []byte, durable bool) error {
+// process killed at any point leaves either the old or the new content.
+func (s store) writeAtomic(name string, data []byte) error {
 	tmp, err := os.CreateTemp(s.dir, tempPrefix+name+"-")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	tmpName := tmp.Name()
 	_, err = tmp.Write(data)
-	if err == nil && durable {
-		err = tmp.Sync()
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -216,10 +228,7 @@ func (s store) writeAtomic(name string, data []byte, durable bool) error {
 		os.Remove(tmpName)
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if !durable {
-		return nil
-	}
-	return syncDir(s.dir)
+	return nil
 }
 
 // syncDir fsyncs a directory so that renames and removals in it are durable.
