@@ -93,6 +93,9 @@ func Run(ctx context.Context, cfg config.Config, log logrus.FieldLogger) error {
 		if a.db != nil {
 			a.db.Close()
 		}
+		if a.of != nil {
+			a.of.Close()
+		}
 	}()
 
 	if err := a.start(ctx); err != nil {
@@ -161,7 +164,8 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 
 	vswitchdCtl := a.cfg.VswitchdCtl
-	a.of = openflow.New(openflow.Config{Bridge: a.cfg.Bridge, RunDir: a.cfg.OVSRunDir, VswitchdCtl: vswitchdCtl})
+	a.of = openflow.New(openflow.Config{Bridge: a.cfg.Bridge, RunDir: a.cfg.OVSRunDir, VswitchdCtl: vswitchdCtl,
+		PrestartBundles: true})
 	if err := a.waitOpenFlow(ctx); err != nil {
 		return err
 	}

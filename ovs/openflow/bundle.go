@@ -1,6 +1,13 @@
 package openflow
 
-import "context"
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+)
 
 // Bundle applies all mods in one atomic OpenFlow 1.5 bundle (`ovs-ofctl bundle <switch> -`):
 // either every mod takes effect or none does. A mod that does not parse or that the switch
@@ -14,6 +21,101 @@ func (c *Client) Bundle(ctx context.Context, mods []Mod) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.ofctl(ctx, text, "bundle", c.target, "-")
-	return err
+	if !c.prestart {
+		_, err = c.ofctl(ctx, text, "bundle", c.target, "-")
+		return err
+	}
+	p, err := c.takeBundleProc()
+	if err != nil {
+		return &CommandError{Command: "ovs-ofctl bundle", Err: err}
+	}
+	stdout, stderr, err := p.run(ctx, text)
+	if err != nil {
+		return c.classify("ovs-ofctl bundle", text, string(stderr)+string(stdout), err)
+	}
+	return nil
+}
+
+// bundleProc is an `ovs-ofctl bundle <switch> -` process started before it is needed (Config.PrestartBundles): it
+// spends its start-up (exec, dynamic linking, initialisation: most of a small bundle's time) while nobody waits,
+// then blocks reading the bundle from its standard input. ovs-ofctl reads and parses the whole bundle before it
+// connects to the switch, so a waiting process holds no connection.
+type bundleProc struct {
+	cmd            *exec.Cmd
+	stdin          io.WriteCloser
+	stdout, stderr bytes.Buffer
+}
+
+func (c *Client) startBundleProc() (*bundleProc, error) {
+	p := &bundleProc{cmd: exec.Command("ovs-ofctl", "-O", "OpenFlow15", "--no-names", "bundle", c.target, "-")}
+	p.cmd.Env = append(os.Environ(), "OVS_RUNDIR="+c.runDir)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// takeBundleProc returns the waiting process, or starts one if there is none, and has the next one started in
+// the background.
+func (c *Client) takeBundleProc() (*bundleProc, error) {
+	c.spareMu.Lock()
+	p, closed := c.spare, c.closed
+	c.spare = nil
+	c.spareMu.Unlock()
+	if !closed {
+		go c.refillBundleProc()
+	}
+	if p != nil {
+		return p, nil
+	}
+	return c.startBundleProc()
+}
+
+// refillBundleProc starts a waiting process unless there is one already or the Client is closed.
+func (c *Client) refillBundleProc() {
+	p, err := c.startBundleProc()
+	if err != nil {
+		return // the next Bundle starts its own process and reports the error
+	}
+	c.spareMu.Lock()
+	keep := c.spare == nil && !c.closed
+	if keep {
+		c.spare = p
+	}
+	c.spareMu.Unlock()
+	if !keep {
+		p.kill()
+	}
+}
+
+// run hands the process its bundle and waits for it to finish (killing it if ctx ends first).
+func (p *bundleProc) run(ctx context.Context, text string) (stdout, stderr []byte, err error) {
+	done := make(chan error, 1)
+	go func() {
+		_, werr := io.WriteString(p.stdin, text)
+		_ = p.stdin.Close()
+		err := p.cmd.Wait()
+		if err == nil && werr != nil {
+			err = werr
+		}
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = p.cmd.Process.Kill()
+		err = fmt.Errorf("%w (%v)", ctx.Err(), <-done)
+	}
+	return p.stdout.Bytes(), p.stderr.Bytes(), err
+}
+
+// kill stops a waiting process without letting it send anything (closing its input would send an empty bundle).
+func (p *bundleProc) kill() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
 }

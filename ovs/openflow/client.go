@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/digitalocean/go-openvswitch/ovs"
 
@@ -30,6 +31,9 @@ type Config struct {
 	// VswitchdCtl is ovs-appctl's -t target. Empty: "ovs-vswitchd", which ovs-appctl resolves
 	// through the pidfile in RunDir.
 	VswitchdCtl string
+	// PrestartBundles keeps one `ovs-ofctl bundle` process started ahead of the next Bundle, so that a
+	// bundle does not wait for a process to start (the agent's pod attachments). Call Close to stop it.
+	PrestartBundles bool
 }
 
 // Client programs one bridge over OpenFlow 1.5 with ovs-ofctl and inspects it with ovs-vswitchd's unixctl
@@ -41,11 +45,17 @@ type Client struct {
 	runDir  string
 	appctlT string
 	ctl     *unixctl.Client
+
+	prestart bool
+	spareMu  sync.Mutex
+	spare    *bundleProc // started, waiting for its bundle (PrestartBundles)
+	closed   bool
 }
 
 // New returns a Client for cfg, filling in the defaults. It does not connect: see Connected.
 func New(cfg Config) *Client {
-	c := &Client{bridge: cfg.Bridge, target: cfg.Target, runDir: cfg.RunDir, appctlT: cfg.VswitchdCtl}
+	c := &Client{bridge: cfg.Bridge, target: cfg.Target, runDir: cfg.RunDir, appctlT: cfg.VswitchdCtl,
+		prestart: cfg.PrestartBundles}
 	if c.runDir == "" {
 		c.runDir = DefaultRunDir
 	}
@@ -146,8 +156,18 @@ func (c *Client) appctl(ctx context.Context, args ...string) (string, error) {
 	}
 }
 
-// Close closes the kept-open connection to ovs-vswitchd's control socket. The Client may still be used.
-func (c *Client) Close() { c.ctl.Close() }
+// Close closes the kept-open connection to ovs-vswitchd's control socket and stops the waiting bundle process,
+// if any. Bundles still work afterwards, each starting its own process.
+func (c *Client) Close() {
+	c.ctl.Close()
+	c.spareMu.Lock()
+	p := c.spare
+	c.spare, c.closed = nil, true
+	c.spareMu.Unlock()
+	if p != nil {
+		p.kill()
+	}
+}
 
 // run executes one OVS command with OVS_RUNDIR set and returns stdout and stderr separately, so
 // warnings on stderr never reach a parser.
