@@ -150,7 +150,7 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 	if p.OFPort, err = m.reserveOfport(); err != nil {
 		return nil, apiErr(cnitypes.ErrTryAgainLater, "choosing an OpenFlow port for %s: %v", p.Ref(), err)
 	}
-	defer m.unreserveOfport(p.OFPort) // once the pod is recorded (or the ADD failed)
+	undo = append(undo, func() { m.unreserveOfport(p.OFPort) }) // after the port is deleted again
 
 	// 2. Its flows, in one bundle (shared with concurrent ADDs), while the veth and the port are made.
 	flowsDone := make(chan error, 1)
@@ -178,6 +178,7 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 
 	m.mu.Lock()
 	m.pods[key] = p
+	delete(m.reserved, p.OFPort) // the pod holds it now
 	m.mu.Unlock()
 	m.log.WithFields(logrus.Fields{"pod": p.Ref(), "ip": p.IP, "port": p.HostIfName, "ofport": p.OFPort, "steps": took.String()}).Info("pod attached")
 	return m.attachment(p), nil
@@ -224,8 +225,8 @@ func (m *Manager) plumb(ctx context.Context, p *Pod, netns string, mtu int, took
 }
 
 // reserveOfport picks the lowest OpenFlow port number that no port of the bridge has or has asked for, no pod
-// holds and no ADD in flight has picked. The number stays reserved until unreserveOfport; by then the pod holds it
-// (or the ADD failed and its port is gone).
+// holds and no ADD in flight has picked. The number stays reserved until the pod holds it, or until a failed ADD
+// has deleted its port again (unreserveOfport).
 func (m *Manager) reserveOfport() (int32, error) {
 	used := m.ports.OfportsInUse(m.set.Bridge)
 	m.mu.Lock()
