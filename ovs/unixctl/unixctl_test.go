@@ -26,6 +26,10 @@ func TestCallsRealVswitchd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = o.Stop() })
+	br := nettest.UniqueName("bru") // the dpctl commands need a datapath
+	if err := o.Vsctl(ctx, "add-br", br, "--", "set", "bridge", br, "datapath_type=netdev"); err != nil {
+		t.Fatal(err)
+	}
 
 	c := unixctl.New(o.VswitchdCtl(), o.Dir)
 	defer c.Close()
