@@ -107,6 +107,7 @@ func (m *Manager) lock(k Key) func() {
 // made. Until the port exists they match nothing and output nowhere, and the pod cannot send before ADD returns,
 // so it never sends without its spoof guard.
 func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachment, err error) {
+	took := newSteps()
 	key := Key{ContainerID: req.ContainerID, IfName: req.IfName}
 	defer m.lock(key)()
 	if p := m.Get(key); p != nil {
@@ -133,8 +134,6 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 			}
 		}
 	}()
-	var took steps
-
 	// 1. An address from the node's pod CIDR, and an OpenFlow port number.
 	done := took.time("ipam")
 	ip, err := m.ipam.Allocate(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName})
@@ -147,7 +146,10 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 	})
 	p.IP = &net.IPNet{IP: ip, Mask: m.set.Node.PodCIDR.Mask}
 	p.MAC = podnet.PodMAC(ip)
-	if p.OFPort, err = m.reserveOfport(); err != nil {
+	done = took.time("pick")
+	p.OFPort, err = m.reserveOfport()
+	done()
+	if err != nil {
 		return nil, apiErr(cnitypes.ErrTryAgainLater, "choosing an OpenFlow port for %s: %v", p.Ref(), err)
 	}
 	undo = append(undo, func() { m.unreserveOfport(p.OFPort) }) // after the port is deleted again
@@ -158,7 +160,7 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 		defer took.time("flows")()
 		flowsDone <- m.flows.Set(ctx, p.owner(), m.podFlows(p), nil)
 	}()
-	err = m.plumb(ctx, p, req.Netns, mtu, &took, &undo)
+	err = m.plumb(ctx, p, req.Netns, mtu, took, &undo)
 	if ferr := <-flowsDone; ferr == nil {
 		undo = append(undo, func() { m.logUndo(p, "delete flows", m.flows.Delete(context.Background(), p.owner())) })
 	} else if err == nil {
@@ -180,7 +182,7 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 	m.pods[key] = p
 	delete(m.reserved, p.OFPort) // the pod holds it now
 	m.mu.Unlock()
-	m.log.WithFields(logrus.Fields{"pod": p.Ref(), "ip": p.IP, "port": p.HostIfName, "ofport": p.OFPort, "steps": took.String()}).Info("pod attached")
+	m.log.WithFields(logrus.Fields{"pod": p.Ref(), "ip": p.IP, "port": p.HostIfName, "ofport": p.OFPort, "took": took.total(), "steps": took.String()}).Info("pod attached")
 	return m.attachment(p), nil
 }
 
@@ -261,9 +263,9 @@ const (
 // port without its device carries nothing either), then its conntrack entries; the IP is released last so it
 // cannot be reused while still plumbed, and the OpenFlow port number with it.
 func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
+	took := newSteps()
 	key := Key{ContainerID: req.ContainerID, IfName: req.IfName}
 	defer m.lock(key)()
-	var took steps
 	p := m.Get(key)
 	known := p != nil
 	if !known { // never attached, or already gone: clean whatever a crashed attempt may have left
@@ -321,7 +323,7 @@ func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
 	delete(m.pods, key)
 	m.mu.Unlock()
 	if was {
-		m.log.WithFields(logrus.Fields{"pod": p.Ref(), "port": p.HostIfName, "steps": took.String()}).Info("pod detached")
+		m.log.WithFields(logrus.Fields{"pod": p.Ref(), "port": p.HostIfName, "took": took.total(), "steps": took.String()}).Info("pod detached")
 	}
 	return nil
 }
