@@ -2,7 +2,7 @@ package main
 
 // methodText is the fixed end of docs/benchmarks.md: how each figure is made and what it leaves out.
 const methodText = "## Method\n\n" +
-	"Run it with `make bench` (full: about 15 minutes) or `make bench BENCH_FLAGS=-quick` (every measurement once, small " +
+	"Run it with `make bench` (full: about 18 minutes) or `make bench BENCH_FLAGS=-quick` (every measurement once, small " +
 	"sizes, about 2 minutes). It needs root, Open vSwitch, iperf3 (`make deps`) and, for the cross-node rows, the lab's " +
 	"control plane binaries (`make controlplane`). `-only attach,datapath,crossnode,controlplane,netpol` picks sections; " +
 	"`-reps N` sets the repetitions. Everything runs in network namespaces it creates (names `sybn...`, labs `sybn...`) " +
@@ -45,8 +45,8 @@ const methodText = "## Method\n\n" +
 	"Namespaces, the `policy` model, the flow compiler) over the flows Store, fed by the fake clientset; the local pods' " +
 	"OpenFlow ports come from a table instead of the CNI's attachments (the ports need not exist for the flows). A " +
 	"single change is timed from the API call until `Controller.Progress` reports the event programmed, i.e. its bundle " +
-	"applied by `ovs-ofctl`. The 10,000-pod size runs in half the repetitions (rounded down, at least one) with half the changes " +
-	"(at least 10 per kind), to keep the run near its time budget. Unlike the Service worker it is fed by " +
+	"applied by `ovs-ofctl`. Every size, 10,000 pods included, runs in every repetition (the whole series takes " +
+	"about 3 minutes). Unlike the Service worker it is fed by " +
 	"client-go's fake clientset, whose object tracker keeps a second copy of every object in the worker: its RSS is " +
 	"an upper bound of the agent's.\n\n" +
 	"**What is not measured yet.** A real API server under the NetworkPolicy series; UDP and latency percentiles on the datapath; " +

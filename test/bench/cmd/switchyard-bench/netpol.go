@@ -33,27 +33,12 @@ func worstP99(r *NPResult) float64 {
 	return w
 }
 
-// npReps is the number of repetitions of a size: the largest size runs once per two repetitions asked (at least
-// once), to keep `make bench` near its time budget.
-func npReps(n, reps int) int {
-	if n >= 10000 {
-		return max(1, reps/2)
-	}
-	return reps
-}
-
 // benchNetworkPolicy runs a fresh np-worker process (own OVS, own heap) per size and repetition.
 func benchNetworkPolicy(ctx context.Context, sz Sizes, reps int, logf func(string, ...any)) (*NPSeries, error) {
 	s := &NPSeries{Sizes: sz.PolicyPods, Headline: sz.PolicyHeadline, Changes: map[int]int{}, Runs: map[int][]*NPResult{}}
 	for rep := 0; rep < reps; rep++ {
 		for _, n := range sz.PolicyPods {
-			if rep >= npReps(n, reps) {
-				continue
-			}
 			s.Changes[n] = sz.PolicyChanges
-			if n >= 10000 {
-				s.Changes[n] = max(sz.PolicyChanges/2, 10)
-			}
 			r, err := runNPWorker(ctx, n, s.Changes[n])
 			if err != nil {
 				return nil, err
