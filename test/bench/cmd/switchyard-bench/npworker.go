@@ -177,6 +177,7 @@ type npChanger struct {
 	ports *localPorts
 	pods  []*corev1.Pod
 	added []*corev1.Pod // pods created by "pod add", deleted by "pod delete"
+	teams map[int]int   // namespaces moved by "namespace label", to their current team
 }
 
 // time makes change i of a kind and returns the milliseconds from the API call to the event programmed.
@@ -217,8 +218,9 @@ func (c *npChanger) change(ctx context.Context, kind string, i int) error {
 		np := c.cl.Policy(k%c.cl.Policies, 0)
 		return nw.NetworkPolicies(np.Namespace).Delete(ctx, fmt.Sprintf("extra%d", i), metav1.DeleteOptions{})
 	case "pod label": // a pod changes app: it leaves one applied-to and peer selection and joins another
-		p := c.pods[k%len(c.pods)].DeepCopy()
-		p.Labels["app"] = fmt.Sprintf("app%d", (i+1)%c.cl.Apps)
+		n := k % len(c.pods) // a different pod each time (7919 is prime), from its app to the next
+		p := c.pods[n].DeepCopy()
+		p.Labels["app"] = fmt.Sprintf("app%d", (n+1)%c.cl.Apps)
 		_, err := core.Pods(p.Namespace).Update(ctx, p, metav1.UpdateOptions{})
 		return err
 	case "pod add": // a new pod (every tenth on this node, with a port) in a selected app
@@ -236,7 +238,15 @@ func (c *npChanger) change(ctx context.Context, kind string, i int) error {
 		return core.Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})
 	case "namespace label": // a namespace moves to another team: its pods leave one team's peer group for another
 		n := k % c.cl.Namespaces
-		ns := c.cl.Namespace(n, (n+1+i)%synthetic.Teams)
+		if c.teams == nil {
+			c.teams = map[int]int{}
+		}
+		team, ok := c.teams[n]
+		if !ok {
+			team = n % synthetic.Teams // as synthetic.Cluster.Objects labels it
+		}
+		c.teams[n] = (team + 1) % synthetic.Teams
+		ns := c.cl.Namespace(n, c.teams[n])
 		_, err := core.Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
 		return err
 	}
