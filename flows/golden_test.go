@@ -69,25 +69,32 @@ func TestGolden(t *testing.T) {
 		{"virtualarp", VirtualARPFlows(net.ParseIP("10.244.2.1"), mustMAC("aa:bb:cc:dd:ee:ff"))},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var b strings.Builder
-			for _, f := range c.flows {
-				b.WriteString(flowLine(f) + "\n")
-			}
-			path := filepath.Join("testdata", c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("reading golden file (run go test ./flows -update to create it): %v", err)
-			}
-			if got := b.String(); got != string(want) {
-				t.Errorf("flows differ from %s (run go test ./flows -update and review the diff)\ngot:\n%s\nwant:\n%s", path, got, want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkGolden(t, c.name, nil, c.flows) })
+	}
+}
+
+// checkGolden compares the groups and flows, one line each, with testdata/<name>.golden (rewritten with -update).
+func checkGolden(t *testing.T, name string, groups []openflow.Group, flows []openflow.Flow) {
+	t.Helper()
+	var b strings.Builder
+	for _, g := range groups {
+		b.WriteString(groupLine(g) + "\n")
+	}
+	for _, f := range flows {
+		b.WriteString(flowLine(f) + "\n")
+	}
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test ./flows -update to create it): %v", err)
+	}
+	if got := b.String(); got != string(want) {
+		t.Errorf("flows differ from %s (run go test ./flows -update and review the diff)\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
 

@@ -3,8 +3,6 @@ package flows
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,28 +61,7 @@ func TestServiceGolden(t *testing.T) {
 		}{name, f, g})
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var b strings.Builder
-			for _, g := range c.groups {
-				b.WriteString(groupLine(g) + "\n")
-			}
-			for _, f := range c.flows {
-				b.WriteString(flowLine(f) + "\n")
-			}
-			path := filepath.Join("testdata", c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("reading golden file (run go test ./flows -update to create it): %v", err)
-			}
-			if got := b.String(); got != string(want) {
-				t.Errorf("flows differ from %s (run go test ./flows -update and review the diff)\ngot:\n%s\nwant:\n%s", path, got, want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkGolden(t, c.name, c.groups, c.flows) })
 	}
 }
 
