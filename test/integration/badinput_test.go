@@ -96,7 +96,7 @@ func TestMalformedInputGivesExactCodeAndLeaksNothing(t *testing.T) {
 	if files := n.ipamFiles(); len(files) != 0 {
 		t.Errorf("IPs leaked: %v", files)
 	}
-	if d := flowSetDiff(withoutCookies(flowsBefore), withoutCookies(n.flows())); d != "" {
+	if d := nettest.MultisetDiff(nettest.WithoutCookies(flowsBefore), nettest.WithoutCookies(n.flows())); d != "" {
 		t.Errorf("flows leaked:\n%s", d)
 	}
 	if out := nettest.Run(t, "ip", "-n", podNS, "-o", "link", "show"); strings.Count(out, "\n") != 1 {
@@ -127,5 +127,5 @@ func runPlugin(t *testing.T, env map[string]string, stdin string) *cnitypes.Erro
 func setDiff(before, after []string) string {
 	sort.Strings(before)
 	sort.Strings(after)
-	return flowSetDiff(before, after)
+	return nettest.MultisetDiff(before, after)
 }

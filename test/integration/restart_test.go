@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
-	"sort"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
 // The agent is killed with SIGKILL and restarted while one pod pings another every 10 ms: no ping is lost, and
@@ -53,15 +53,15 @@ func TestAgentKill9UnderPing(t *testing.T) {
 	}
 
 	after := n.flows()
-	if diff := flowSetDiff(withoutCookies(before), withoutCookies(after)); diff != "" {
+	if diff := nettest.MultisetDiff(nettest.WithoutCookies(before), nettest.WithoutCookies(after)); diff != "" {
 		t.Errorf("flows changed across the restart:\n%s", diff)
 	}
-	oldRounds, newRounds := rounds(before), rounds(after)
+	oldRounds, newRounds := nettest.CookieRounds(before), nettest.CookieRounds(after)
 	if len(newRounds) != 1 {
-		t.Errorf("after reconcile flows carry %d cookie rounds %v, want exactly 1 (stale flows left)", len(newRounds), newRounds)
+		t.Errorf("after reconcile flows carry %d cookie rounds %s, want exactly 1 (stale flows left)", len(newRounds), nettest.RoundList(newRounds))
 	}
 	for r := range newRounds {
-		if oldRounds[r] {
+		if oldRounds[r] > 0 {
 			t.Errorf("the restarted agent reused round %#x", r)
 		}
 	}
@@ -87,53 +87,6 @@ func pingCounts(out string) (sent, received int, err error) {
 	return sent, received, nil
 }
 
-var cookieField = regexp.MustCompile(`cookie=0x([0-9a-f]+), ?`)
-
-func withoutCookies(flows []string) []string {
-	out := make([]string, len(flows))
-	for i, f := range flows {
-		out[i] = cookieField.ReplaceAllString(f, "")
-	}
-	sort.Strings(out)
-	return out
-}
-
-// rounds returns the cookie rounds (top 16 bits) present.
-func rounds(flows []string) map[uint64]bool {
-	rs := map[uint64]bool{}
-	for _, f := range flows {
-		m := cookieField.FindStringSubmatch(f)
-		if m == nil {
-			rs[0] = true
-			continue
-		}
-		c, _ := strconv.ParseUint(m[1], 16, 64)
-		rs[c>>48] = true
-	}
-	return rs
-}
-
-func flowSetDiff(a, b []string) string {
-	count := map[string]int{}
-	for _, f := range a {
-		count[f]++
-	}
-	for _, f := range b {
-		count[f]--
-	}
-	var d []string
-	for f, c := range count {
-		switch {
-		case c > 0:
-			d = append(d, "- "+f)
-		case c < 0:
-			d = append(d, "+ "+f)
-		}
-	}
-	sort.Strings(d)
-	return strings.Join(d, "\n")
-}
-
 // ovs-vswitchd restarts (all OpenFlow flows lost): the agent notices, replays every flow without restarting, and
 // traffic is back within 2 s.
 func TestVswitchdRestartReplaysFlows(t *testing.T) {
@@ -142,7 +95,7 @@ func TestVswitchdRestartReplaysFlows(t *testing.T) {
 	if err := ping(a.ns, b.ip, 2); err != nil {
 		t.Fatal(err)
 	}
-	before := withoutCookies(n.flows())
+	before := nettest.WithoutCookies(n.flows())
 	agentPid := n.agent.Process.Pid
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -171,12 +124,12 @@ func TestVswitchdRestartReplaysFlows(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var after []string
 	for time.Now().Before(deadline) {
-		if after = withoutCookies(n.flows()); flowSetDiff(before, after) == "" {
+		if after = nettest.WithoutCookies(n.flows()); nettest.MultisetDiff(before, after) == "" {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if d := flowSetDiff(before, after); d != "" {
+	if d := nettest.MultisetDiff(before, after); d != "" {
 		t.Errorf("flows after the replay differ:\n%s", d)
 	}
 	if n.agent == nil || n.agent.Process.Pid != agentPid {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/switchyard-net/switchyard/test/e2e/framework"
+	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
 // churnWorkers cycles run at a time.
@@ -44,7 +45,7 @@ type nodeState struct {
 }
 
 func stateOf(t *testing.T, n node) nodeState {
-	return nodeState{ips: n.ipam(t), ports: n.ports(t), veths: n.veths(t), flows: withoutCookies(n.flows(t)), groups: n.groups(t)}
+	return nodeState{ips: n.ipam(t), ports: n.ports(t), veths: n.veths(t), flows: nettest.WithoutCookies(n.flows(t)), groups: n.groups(t)}
 }
 
 func (s nodeState) diff(base nodeState) string {
@@ -55,7 +56,7 @@ func (s nodeState) diff(base nodeState) string {
 		details bool
 	}{{"IP allocations", base.ips, s.ips, true}, {"br-int ports", base.ports, s.ports, true}, {"veths", base.veths, s.veths, true},
 		{"flows", base.flows, s.flows, true}, {"groups", base.groups, s.groups, true}} {
-		if d := diff(x.a, x.b); d != "" {
+		if d := nettest.MultisetDiff(x.a, x.b); d != "" {
 			out = append(out, fmt.Sprintf("%s: %d, baseline %d:\n%s", x.what, len(x.b), len(x.a), lastLines(d, 15)))
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/switchyard-net/switchyard/test/e2e/framework"
 	"github.com/switchyard-net/switchyard/test/lab/forward"
 	"github.com/switchyard-net/switchyard/test/lab/workload"
+	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
 func TestMain(m *testing.M) {
@@ -241,63 +242,6 @@ func (n node) tryMetrics() (map[string]float64, error) {
 
 // ---- flows and cookies ----
 
-var cookieField = regexp.MustCompile(`cookie=0x([0-9a-f]+), ?`)
-
-func withoutCookies(flows []string) []string {
-	out := make([]string, len(flows))
-	for i, f := range flows {
-		out[i] = cookieField.ReplaceAllString(f, "")
-	}
-	sort.Strings(out)
-	return out
-}
-
-// rounds returns the cookie rounds (top 16 bits) present, with the number of flows of each.
-func rounds(flows []string) map[uint64]int {
-	rs := map[uint64]int{}
-	for _, f := range flows {
-		m := cookieField.FindStringSubmatch(f)
-		if m == nil {
-			rs[0]++
-			continue
-		}
-		c, _ := strconv.ParseUint(m[1], 16, 64)
-		rs[c>>48]++
-	}
-	return rs
-}
-
-func roundList(rs map[uint64]int) string {
-	var s []string
-	for r, k := range rs {
-		s = append(s, fmt.Sprintf("%#x(%d flows)", r, k))
-	}
-	sort.Strings(s)
-	return strings.Join(s, " ")
-}
-
-// diff shows what is only in a (-) and only in b (+), counting duplicates.
-func diff(a, b []string) string {
-	count := map[string]int{}
-	for _, x := range a {
-		count[x]++
-	}
-	for _, x := range b {
-		count[x]--
-	}
-	var d []string
-	for x, c := range count {
-		switch {
-		case c > 0:
-			d = append(d, fmt.Sprintf("- %s (x%d)", x, c))
-		case c < 0:
-			d = append(d, fmt.Sprintf("+ %s (x%d)", x, -c))
-		}
-	}
-	sort.Strings(d)
-	return strings.Join(d, "\n")
-}
-
 // checkReconciled checks that node's flows are, apart from cookies, the same set as before (nothing stale, nothing
 // duplicated), all of one cookie round that the flows before did not use. It polls a few seconds: the agent
 // reports ready right after its reconcile, the deletion of other rounds included, but the caller may be quicker.
@@ -306,10 +250,10 @@ func checkReconciled(t *testing.T, n node, before []string) {
 	var after []string
 	var d string
 	var rs map[uint64]int
-	old := rounds(before)
+	old := nettest.CookieRounds(before)
 	ok := func() bool {
 		after = n.flows(t)
-		d, rs = diff(withoutCookies(before), withoutCookies(after)), rounds(after)
+		d, rs = nettest.MultisetDiff(nettest.WithoutCookies(before), nettest.WithoutCookies(after)), nettest.CookieRounds(after)
 		if d != "" || len(rs) != 1 {
 			return false
 		}
@@ -327,14 +271,14 @@ func checkReconciled(t *testing.T, n node, before []string) {
 		t.Errorf("%s: flows (without cookies) changed across the restart:\n%s", n.name(), d)
 	}
 	if len(rs) != 1 {
-		t.Errorf("%s: after the reconcile the flows carry %d cookie rounds (%s), want exactly 1: stale flows left", n.name(), len(rs), roundList(rs))
+		t.Errorf("%s: after the reconcile the flows carry %d cookie rounds (%s), want exactly 1: stale flows left", n.name(), len(rs), nettest.RoundList(rs))
 	}
 	for r := range rs {
 		if old[r] > 0 && len(old) == 1 {
 			t.Errorf("%s: the new agent kept round %#x of the old one", n.name(), r)
 		}
 	}
-	t.Logf("%s: %d flows, rounds before %s, after %s", n.name(), len(after), roundList(old), roundList(rs))
+	t.Logf("%s: %d flows, rounds before %s, after %s", n.name(), len(after), nettest.RoundList(old), nettest.RoundList(rs))
 }
 
 // ---- pods and traffic ----

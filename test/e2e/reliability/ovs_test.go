@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard-net/switchyard/test/e2e/framework"
 	"github.com/switchyard-net/switchyard/test/lab/proc"
+	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
 // The daemons are stopped with SIGTERM through their pidfiles and started again with start-ovs.sh's command lines
@@ -105,15 +106,15 @@ func TestVswitchdRestart(t *testing.T) {
 
 	var after []string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if after = n1.flows(t); diff(withoutCookies(before), withoutCookies(after)) == "" {
+		if after = n1.flows(t); nettest.MultisetDiff(nettest.WithoutCookies(before), nettest.WithoutCookies(after)) == "" {
 			break
 		}
 	}
-	if d := diff(withoutCookies(before), withoutCookies(after)); d != "" {
+	if d := nettest.MultisetDiff(nettest.WithoutCookies(before), nettest.WithoutCookies(after)); d != "" {
 		t.Errorf("flows after the replay differ:\n%s", d)
 	}
-	if rs := rounds(after); len(rs) != 1 {
-		t.Errorf("flows after the replay carry rounds %s, want one", roundList(rs))
+	if rs := nettest.CookieRounds(after); len(rs) != 1 {
+		t.Errorf("flows after the replay carry rounds %s, want one", nettest.RoundList(rs))
 	}
 	if got := n1.agentPid(t); got != agentPid {
 		t.Errorf("the agent restarted (pid %d, was %d)", got, agentPid)
@@ -175,7 +176,7 @@ func TestOvsdbServerRestart(t *testing.T) {
 	if first, ok := pr.firstAfter(t1); ok {
 		back = max(0, first.Sub(t1))
 	}
-	if d := diff(withoutCookies(before), withoutCookies(n1.flows(t))); d != "" {
+	if d := nettest.MultisetDiff(nettest.WithoutCookies(before), nettest.WithoutCookies(n1.flows(t))); d != "" {
 		t.Errorf("flows changed across the ovsdb-server restart:\n%s", d)
 	}
 	// A pod added afterwards: its port is created through the new connection, and it works across nodes.
