@@ -14,8 +14,9 @@ import (
 )
 
 // A Service connection's trace stops at the Service's select group: ofproto/trace cannot know the datapath's hash
-// (dp_hash) of a packet it only simulates. The agent picks a bucket (the endpoint the user named, or the first)
-// and traces again with a dp_hash that selects it (flows.SelectHash), so OVS itself follows that bucket. Should
+// (dp_hash) of a packet it only simulates. The agent picks a bucket: the endpoint the user named; else the one the
+// datapath gave a real connection of the client to this Service, if conntrack holds one; else the first. It traces
+// again with a dp_hash that selects it (flows.SelectHash), so OVS itself follows that bucket. Should
 // that not reach the bucket, it falls back to simulating it: the endpoint's EndpointDNAT flow as a step, and the
 // DNAT'd tuple traced from the table the DNAT resumes in.
 
@@ -108,12 +109,19 @@ func (a *Agent) followGroup(ctx context.Context, endpoint string, pkt tracePacke
 	if len(buckets) == 0 {
 		return nil, nat, pkt, nil, nil
 	}
+	nat.Chosen = api.ChosenNamed
+	if endpoint == "" {
+		nat.Chosen = api.ChosenFirst
+		if ep, sport, ok := a.conntrackEndpoint(ctx, pkt, buckets); ok {
+			endpoint, nat.Chosen, nat.ClientPort = ep, api.ChosenConntrack, sport
+		}
+	}
 	k, err := chooseBucket(buckets, endpoint)
 	if err != nil {
 		return nil, nil, pkt, nil, fmt.Errorf("Service %s: %w", nat.Service, err)
 	}
 	b := buckets[k]
-	nat.Bucket, nat.Endpoint, nat.Named = k, b.String(), endpoint != ""
+	nat.Bucket, nat.Endpoint = k, b.String()
 	for _, o := range buckets {
 		nat.Choices = append(nat.Choices, o.String())
 	}
@@ -134,6 +142,31 @@ func (a *Agent) followGroup(ctx context.Context, endpoint string, pkt tracePacke
 		return nil, nat, pkt, nil, err
 	}
 	return merged, nat, next, tr2, nil
+}
+
+// conntrackEndpoint finds a connection of pkt's client to pkt's Service address and port in the pipeline's
+// conntrack zone whose replies come from one of the buckets: the endpoint the datapath chose for it, and the
+// client's source port. With several, the one from the highest source port (often the latest).
+func (a *Agent) conntrackEndpoint(ctx context.Context, pkt tracePacket, buckets []bucket) (string, uint16, bool) {
+	entries, err := a.of.DumpConntrack(ctx, uint16(a.cfg.CTZone))
+	if err != nil {
+		return "", 0, false
+	}
+	var best *openflow.CTEntry
+	for i, e := range entries {
+		if e.Proto != pkt.Proto || !e.OrigSrc.Equal(pkt.Src) || !e.OrigDst.Equal(pkt.Dst) || e.OrigDport != pkt.DPort {
+			continue
+		}
+		for _, b := range buckets {
+			if e.ReplySrc.Equal(b.ip) && e.ReplySport == b.port && (best == nil || e.OrigSport > best.OrigSport) {
+				best = &entries[i]
+			}
+		}
+	}
+	if best == nil {
+		return "", 0, false
+	}
+	return net.JoinHostPort(best.ReplySrc.String(), strconv.Itoa(int(best.ReplySport))), best.OrigSport, true
 }
 
 // reachesBucket says whether a trace went through b's EndpointDNAT flow.

@@ -47,8 +47,11 @@ func renderTrace(w io.Writer, p *tracePath, withFlows bool) {
 		tw.Flush()
 		if n := h.NAT; n != nil && n.Endpoints > 1 {
 			why := "the first; --endpoint follows another"
-			if n.Named {
+			switch n.Chosen {
+			case api.ChosenNamed:
 				why = "as --endpoint asked"
+			case api.ChosenConntrack:
+				why = fmt.Sprintf("the one the datapath gave the client's connection from port %d (conntrack)", n.ClientPort)
 			}
 			fmt.Fprintf(w, "  (Service %s: group %d has %d endpoints (%s); the datapath picks one per connection by a hash of its addresses\n"+
 				"   and ports; this trace follows bucket %d, %s, %s)\n", n.Service, n.Group, n.Endpoints, strings.Join(n.Choices, ", "),

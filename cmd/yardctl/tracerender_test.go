@@ -44,9 +44,11 @@ func TestRenderTraceNamedEndpointGolden(t *testing.T) {
 	for i := range p.Hops[0].Steps {
 		p.Hops[0].Steps[i].Simulated = false
 	}
-	p.Hops[0].NAT = &api.ServiceNAT{Service: "x/web", Group: 1, Endpoint: "10.244.1.2:8080", Endpoints: 3, Bucket: 1, Named: true,
+	p.Hops[0].NAT = &api.ServiceNAT{Service: "x/web", Group: 1, Endpoint: "10.244.1.2:8080", Endpoints: 3, Bucket: 1, Chosen: api.ChosenNamed,
 		Choices: []string{"10.244.0.7:8080", "10.244.1.2:8080", "10.244.1.9:8080"}}
 	var b bytes.Buffer
+	renderTrace(&b, &p, false)
+	p.Hops[0].NAT.Chosen, p.Hops[0].NAT.ClientPort = api.ChosenConntrack, 51234
 	renderTrace(&b, &p, false)
 	golden(t, "trace-service-endpoint.golden", b.Bytes())
 }

@@ -171,15 +171,25 @@ type TraceNext struct {
 	Request TraceRequest `json:"request"`
 }
 
+// Why a trace follows a Service's bucket (ServiceNAT.Chosen).
+const (
+	ChosenNamed     = "named"
+	ChosenConntrack = "conntrack"
+	ChosenFirst     = "first"
+)
+
 // ServiceNAT is a Service connection's DNAT, when the trace went through a Service.
 type ServiceNAT struct {
 	Service   string `json:"service"`   // namespace/name
 	Group     uint32 `json:"group"`     // the select group
 	Endpoint  string `json:"endpoint"`  // ip:port the trace followed
 	Endpoints int    `json:"endpoints"` // how many the Service's group could choose from
-	// Bucket is the index of the bucket followed; Named says the request named its endpoint (else the first).
-	Bucket int  `json:"bucket"`
-	Named  bool `json:"named,omitempty"`
+	// Bucket is the index of the bucket followed, and Chosen why: ChosenNamed (the request's Endpoint),
+	// ChosenConntrack (the endpoint the datapath gave the client's connection from ClientPort, in conntrack) or
+	// ChosenFirst.
+	Bucket     int    `json:"bucket"`
+	Chosen     string `json:"chosen"`
+	ClientPort uint16 `json:"clientPort,omitempty"`
 	// Choices are every bucket's endpoint, in bucket order.
 	Choices []string `json:"choices,omitempty"`
 }

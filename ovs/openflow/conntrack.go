@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"regexp"
+	"strconv"
+	"strings"
 )
 
 // FlushConntrack removes from the datapath's connection tracker, in zone, every entry whose original direction has
@@ -18,4 +21,41 @@ func (c *Client) FlushConntrack(ctx context.Context, zone uint16, ip net.IP) err
 		}
 	}
 	return nil
+}
+
+// CTEntry is one connection of the datapath's tracker: its original tuple and where replies come from (for a
+// DNATed connection, the endpoint).
+type CTEntry struct {
+	Proto                string // tcp, udp or sctp
+	OrigSrc, OrigDst     net.IP
+	OrigSport, OrigDport uint16
+	ReplySrc             net.IP
+	ReplySport           uint16
+}
+
+// ctEntryRe reads a TCP, UDP or SCTP entry of dpctl/dump-conntrack.
+var ctEntryRe = regexp.MustCompile(`^(tcp|udp|sctp),orig=\(src=([0-9.]+),dst=([0-9.]+),sport=(\d+),dport=(\d+)\),reply=\(src=([0-9.]+),dst=[0-9.]+,sport=(\d+),dport=\d+\)`)
+
+// DumpConntrack lists the IPv4 TCP, UDP and SCTP connections of the datapath's tracker in zone.
+func (c *Client) DumpConntrack(ctx context.Context, zone uint16) ([]CTEntry, error) {
+	out, err := c.appctl(ctx, "dpctl/dump-conntrack", fmt.Sprintf("zone=%d", zone))
+	if err != nil {
+		return nil, err
+	}
+	return parseConntrack(out), nil
+}
+
+// parseConntrack reads dpctl/dump-conntrack's output; other protocols and families are skipped.
+func parseConntrack(out string) []CTEntry {
+	var entries []CTEntry
+	for _, line := range strings.Split(out, "\n") {
+		m := ctEntryRe.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		port := func(s string) uint16 { n, _ := strconv.ParseUint(s, 10, 16); return uint16(n) }
+		entries = append(entries, CTEntry{Proto: m[1], OrigSrc: net.ParseIP(m[2]).To4(), OrigDst: net.ParseIP(m[3]).To4(),
+			OrigSport: port(m[4]), OrigDport: port(m[5]), ReplySrc: net.ParseIP(m[6]).To4(), ReplySport: port(m[7])})
+	}
+	return entries
 }

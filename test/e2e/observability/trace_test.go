@@ -224,6 +224,20 @@ func TestTraceNamedEndpoint(t *testing.T) {
 	t.Logf("%s", out)
 	mustContain(t, "trace through the first bucket", out, "this trace follows bucket 0, ", ", the first; --endpoint follows another)")
 
+	// After a real connection, the trace follows the endpoint the datapath gave it (conntrack's).
+	reply, o := f.Probe(t, f.Netns(t, f.WaitPodReady(t, ns, "client", time.Minute)), duo.Spec.ClusterIP, 80, "tcp", 5*time.Second)
+	if o != framework.Connected {
+		t.Fatalf("client cannot reach Service duo: %v", o)
+	}
+	served := map[string]*corev1.Pod{a.Name: a, b.Name: b}[reply]
+	if served == nil {
+		t.Fatalf("Service duo answered %q, not one of its pods", reply)
+	}
+	out = yardctl(t, f, "trace", ns+"/client", "svc/"+ns+"/duo:80")
+	t.Logf("after a connection served by %s:\n%s", reply, out)
+	mustContain(t, "trace after a real connection", out, ", "+served.Status.PodIP+":8080, the one the datapath gave the client's connection from port ",
+		"reaches pod "+ns+"/"+served.Name)
+
 	cmd := exec.Command(filepath.Join(f.Lab.Options.BinDir, "yardctl"), "trace", "--socket", filepath.Join(f.Lab.NodeDir(1), "run", "agent.sock"),
 		ns+"/client", duo.Spec.ClusterIP+":80", "--endpoint", "10.244.255.254:1")
 	if got, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(got), "is not one of the Service's endpoints") {
