@@ -53,6 +53,16 @@ func TestRenderTraceNamedEndpointGolden(t *testing.T) {
 	golden(t, "trace-service-endpoint.golden", b.Bytes())
 }
 
+func TestExplainGolden(t *testing.T) {
+	var b bytes.Buffer
+	for _, name := range []string{"trace-service", "trace-policy", "trace-spoofed", "trace-refused"} {
+		var p tracePath
+		loadJSON(t, name+".json", &p)
+		b.WriteString(explainLine(&p) + "\n")
+	}
+	golden(t, "explain.golden", b.Bytes())
+}
+
 func TestExplainLines(t *testing.T) {
 	want := map[string][]string{
 		"trace-service": {"delivered: ", "reaches pod x/b on node2", "Service x/web -> 10.244.1.2:8080", "allowed by policy x/allow-c ingress rule 0 on node2"},
