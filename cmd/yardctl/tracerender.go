@@ -79,8 +79,19 @@ func explainLine(p *tracePath) string {
 	route := strings.Join(nodes, " -> ")
 	var why []string
 	for _, h := range p.Hops {
-		if h.NAT != nil && h.NAT.Endpoint != "" {
-			why = append(why, fmt.Sprintf("Service %s -> %s", h.NAT.Service, h.NAT.Endpoint))
+		if n := h.NAT; n != nil && n.Endpoint != "" {
+			nat := fmt.Sprintf("Service %s -> %s", n.Service, n.Endpoint)
+			if n.Endpoints > 1 {
+				how := "the first"
+				switch n.Chosen {
+				case api.ChosenNamed:
+					how = "named by --endpoint"
+				case api.ChosenConntrack:
+					how = "the client's connection in conntrack"
+				}
+				nat += fmt.Sprintf(" (endpoint %d of %d: %s)", n.Bucket+1, n.Endpoints, how)
+			}
+			why = append(why, nat)
 		}
 		for _, s := range h.Steps {
 			if s.OwnerKind == flows.Policy.String() && strings.HasPrefix(s.Says, "allowed") {

@@ -50,6 +50,7 @@ func TestRenderTraceNamedEndpointGolden(t *testing.T) {
 	renderTrace(&b, &p, false)
 	p.Hops[0].NAT.Chosen, p.Hops[0].NAT.ClientPort = api.ChosenConntrack, 51234
 	renderTrace(&b, &p, false)
+	b.WriteString(explainLine(&p) + "\n")
 	golden(t, "trace-service-endpoint.golden", b.Bytes())
 }
 
