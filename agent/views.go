@@ -109,8 +109,9 @@ func serviceInfo(v proxy.ServiceView, groups []openflow.Group, counts ownerCount
 	return si
 }
 
-// Policies lists the NetworkPolicies of the node's controller: their rules, the local pods they isolate with
-// the packets dropped for them, and their flows.
+// Policies lists the NetworkPolicies of the node's controller: their rules, and the local pods they isolate with
+// the packets dropped for them. (Their flows are shared between policies: conjunctions by peer and ports, the
+// isolation flows by pod; yardctl flows --policy pod:<ns>/<name> shows a pod's.)
 func (a *Agent) Policies(ctx context.Context) (*api.PolicyList, error) {
 	if ready, why := a.Ready(); !ready {
 		return nil, fmt.Errorf("agent not ready: %s", why)
@@ -118,10 +119,6 @@ func (a *Agent) Policies(ctx context.Context) (*api.PolicyList, error) {
 	out := &api.PolicyList{Node: a.cfg.NodeName, Policies: []api.PolicyInfo{}}
 	if a.policies == nil {
 		return out, nil
-	}
-	counts, err := a.countByOwner(ctx, flows.Policy)
-	if err != nil {
-		return nil, err
 	}
 	denied, err := a.policies.DeniedPackets(ctx, a.of, a.store.OwnerOf)
 	if err != nil {
@@ -149,8 +146,7 @@ func (a *Agent) Policies(ctx context.Context) (*api.PolicyList, error) {
 		}
 	}
 	for _, k := range model.PolicyKeys() {
-		pi := api.PolicyInfo{Name: k.String(), Isolates: isolates[k], Flows: counts[flows.Owner{Category: flows.Policy, Key: k.String()}].flows,
-			Rules: []api.PolicyRule{}}
+		pi := api.PolicyInfo{Name: k.String(), Isolates: isolates[k], Rules: []api.PolicyRule{}}
 		for _, r := range model.Rules(k.Namespace, k.Name) {
 			pi.Rules = append(pi.Rules, policyRule(model, r))
 		}

@@ -53,12 +53,13 @@ func renderPolicies(w io.Writer, pl *api.PolicyList, others int) {
 	}
 	fmt.Fprintln(w)
 	for _, p := range pl.Policies {
-		fmt.Fprintf(w, "\nPolicy %s  (%s)\n", p.Name, plural(p.Flows, "flow"))
+		fmt.Fprintf(w, "\nPolicy %s\n", p.Name)
 		if len(p.Isolates) == 0 {
 			fmt.Fprintf(w, "  isolates no pod of this node\n")
 		}
 		for _, iso := range p.Isolates {
-			fmt.Fprintf(w, "  isolates pod %s for %s: %s dropped\n", iso.Pod, iso.Direction, plural(int(iso.Denied), "packet"))
+			fmt.Fprintf(w, "  isolates pod %s for %s: %s dropped (flows: --policy pod:%s)\n", iso.Pod, iso.Direction,
+				plural(int(iso.Denied), "packet"), iso.Pod)
 		}
 		if len(p.Rules) == 0 {
 			fmt.Fprintf(w, "  no rule: nothing is allowed in the directions it isolates\n")

@@ -116,9 +116,9 @@ func TestRenderServicesGolden(t *testing.T) {
 
 func TestRenderPoliciesGolden(t *testing.T) {
 	pl := &api.PolicyList{Node: "node2", Policies: []api.PolicyInfo{
-		{Name: "x/deny-all", Flows: 0, Isolates: []api.IsolatedPod{{Pod: "x/b", Direction: "ingress", Denied: 3},
+		{Name: "x/deny-all", Isolates: []api.IsolatedPod{{Pod: "x/b", Direction: "ingress", Denied: 3},
 			{Pod: "x/b", Direction: "egress", Denied: 1}}, Rules: []api.PolicyRule{}},
-		{Name: "x/only-friend", Flows: 2, Isolates: []api.IsolatedPod{{Pod: "x/b", Direction: "ingress", Denied: 3}},
+		{Name: "x/only-friend", Isolates: []api.IsolatedPod{{Pod: "x/b", Direction: "ingress", Denied: 3}},
 			Rules: []api.PolicyRule{
 				{Direction: "ingress", Index: 0, Peers: []string{"pods ns=x {app=friend} (1 address)"}, Ports: []string{"TCP/8080", "TCP/http (named, 2 pod ports)"}},
 				{Direction: "egress", Index: 0, Peers: []string{"any"}, Ports: []string{"any"}}},

@@ -58,10 +58,8 @@ type PolicyInfo struct {
 	// Isolates are the pods of this node the policy isolates, with the packets their default-drop flows dropped.
 	Isolates []IsolatedPod `json:"isolates,omitempty"`
 	Rules    []PolicyRule  `json:"rules"`
-	// Flows counts the policy's own flows (its conjunctions); the isolation flows belong to "pod:<ns>/<name>".
-	Flows    int      `json:"flows"`
-	Errors   []string `json:"errors,omitempty"`   // spec errors: those rules are ignored
-	Warnings []string `json:"warnings,omitempty"` // e.g. a named port no selected pod declares
+	Errors   []string      `json:"errors,omitempty"`   // spec errors: those rules are ignored
+	Warnings []string      `json:"warnings,omitempty"` // e.g. a named port no selected pod declares
 }
 
 // IsolatedPod is a local pod a policy isolates in one direction.
