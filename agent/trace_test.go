@@ -221,3 +221,24 @@ func TestReachesBucket(t *testing.T) {
 		t.Error("another endpoint's flow, or none, is not the bucket")
 	}
 }
+
+// Policy flows are owned by what they match (agent/networkpolicy/owners.go): a conjunction's conj_id flow by
+// "conj:<id>", which allows; a pod's default drop by "pod:<ns>/<name>".
+func TestPolicyWords(t *testing.T) {
+	pass := openflow.TraceStep{Table: flows.IngressRule.ID, Match: "conj_id=7,ip", Actions: []openflow.TraceAction{{Text: "goto_table:60"}}}
+	drop := openflow.TraceStep{Table: flows.IngressRule.ID, Actions: []openflow.TraceAction{{Text: "drop"}}}
+	for _, c := range []struct {
+		s     openflow.TraceStep
+		owner string
+		want  string
+	}{
+		{pass, "conj:7", "allowed by a NetworkPolicy rule (ingress conjunction 7)"},
+		{drop, "pod:x/b", "dropped: pod x/b is isolated for ingress and no NetworkPolicy rule allows this connection"},
+		{pass, "pod:x/b", "allowed: a NetworkPolicy rule allows every ingress connection of pod x/b"},
+		{pass, "addr:10.244.0.4/32", "ingress clause of NetworkPolicy rules (Policy addr:10.244.0.4/32)"},
+	} {
+		if got := policyWords(flows.IngressRule, c.s, stepOwner{Kind: flows.Policy.String(), Key: c.owner}); got != c.want {
+			t.Errorf("%s: %q, want %q", c.owner, got, c.want)
+		}
+	}
+}

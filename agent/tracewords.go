@@ -309,6 +309,11 @@ func policyWords(t flows.Table, s openflow.TraceStep, o stepOwner) string {
 		if drops(s) {
 			return "dropped by Policy " + o.Key
 		}
+		if id, ok := strings.CutPrefix(o.Key, "conj:"); ok {
+			// The conj_id flow of a conjunction shared by the rules with this peer and ports: all its clauses
+			// matched (explainPolicy names the rule from the model).
+			return fmt.Sprintf("allowed by a NetworkPolicy rule (%s conjunction %s)", dir, id)
+		}
 		if strings.Contains(o.Key, ":") || !strings.Contains(o.Key, "/") {
 			return fmt.Sprintf("%s clause of NetworkPolicy rules (Policy %s)", dir, o.Key)
 		}
