@@ -43,8 +43,9 @@ var baselineOf = map[string]string{
 	"cross-noencap": pathNormalRouted,
 }
 
-// interrupted holds cleanups that SIGINT/SIGTERM must run too (the run's own cleanups do not reach the ones a
-// section keeps locally). Running one twice is harmless: cleanups.run empties the list.
+// interrupted holds cleanups of a section's own that a run stopped by a signal runs when the section does not
+// return in time (the run's cleanups do not reach them). Running one twice is harmless: cleanups.run empties the
+// list.
 var interrupted cleanups
 
 // Addresses of the baselines, all inside namespaces they create (distinct from the labs' and the same-node paths'

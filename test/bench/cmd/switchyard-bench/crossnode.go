@@ -126,6 +126,9 @@ func createLabPod(ctx context.Context, cs kubernetes.Interface, l *cluster.Lab, 
 		return "", err
 	}
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
 		p, err := cs.CoreV1().Pods("bench").Get(ctx, name, metav1.GetOptions{})
 		if err != nil || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
 			continue

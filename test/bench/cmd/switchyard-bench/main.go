@@ -87,6 +87,9 @@ func main() {
 // agentLogDir, if set, is where each Switchyard node's agent log is copied when the node is removed.
 var agentLogDir string
 
+// interruptGrace is how long a run stopped by SIGINT/SIGTERM gets to return through its own cleanups.
+const interruptGrace = 90 * time.Second
+
 // subcommands are the helper processes the harness starts inside namespaces.
 var subcommands = map[string]func([]string) error{
 	"crr-server": crrServerMain,
@@ -113,6 +116,8 @@ func runBench(o Options) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	unwound := make(chan struct{})
+	defer close(unwound) // after every cleanup below
 	var c cleanups
 	defer c.run()
 	sigs := make(chan os.Signal, 1)
@@ -123,10 +128,21 @@ func runBench(o Options) error {
 		if !ok {
 			return
 		}
-		logf("%v: cleaning up", s)
+		// Cancelling makes the running section fail and return through its own cleanups (a lab is taken down,
+		// a node's pods deleted); only if that takes too long, or on a second signal, are the registered
+		// cleanups run from here.
+		logf("%v: stopping, cleaning up (a second signal forces it)", s)
 		cancel()
-		interrupted.run()
-		c.run()
+		select {
+		case <-unwound:
+		case <-time.After(interruptGrace):
+			logf("not unwound after %v: removing what is registered", interruptGrace)
+			interrupted.run()
+			c.run()
+		case <-sigs:
+			interrupted.run()
+			c.run()
+		}
 		os.Exit(130)
 	}()
 
