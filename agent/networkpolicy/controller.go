@@ -98,9 +98,9 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts,
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{npInf, handler(&c.events, c.upsertPolicy, c.deletePolicy)},
-		{podInf.Informer(), podHandler(&c.events, c.upsertPod, c.deletePod, c.podGone)},
-		{nsInf, handler(&c.events, c.upsertNamespace, c.deleteNamespace)},
+		{npInf, handler(c.counted, c.upsertPolicy, c.deletePolicy)},
+		{podInf.Informer(), podHandler(c.counted, c.upsertPod, c.deletePod, c.podGone)},
+		{nsInf, handler(c.counted, c.upsertNamespace, c.deleteNamespace)},
 	} {
 		if _, err := reg.inf.AddEventHandler(reg.h); err != nil {
 			return nil, err
@@ -109,31 +109,38 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts,
 	return c, nil
 }
 
-// handler adapts typed upsert and delete functions to informer callbacks, counting the events once the model has
-// them (see Progress).
-func handler[T any](events *atomic.Uint64, upsert func(T), del func(T)) cache.ResourceEventHandler {
+// handler adapts typed upsert and delete functions to informer callbacks; done runs after each event.
+func handler[T any](done func(), upsert func(T), del func(T)) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { typed(o, upsert, events) },
-		UpdateFunc: func(_, o any) { typed(o, upsert, events) },
+		AddFunc:    func(o any) { typed(o, upsert, done) },
+		UpdateFunc: func(_, o any) { typed(o, upsert, done) },
 		DeleteFunc: func(o any) {
 			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
 				o = t.Obj
 			}
-			typed(o, del, events)
+			typed(o, del, done)
 		},
 	}
 }
 
-func typed[T any](o any, fn func(T), events *atomic.Uint64) {
+func typed[T any](o any, fn func(T), done func()) {
 	if t, ok := o.(T); ok {
 		fn(t)
-		events.Add(1)
+		done()
 	}
 }
 
+// counted counts an event the model has taken (see Progress) and wakes the worker. The count comes after the
+// model's change and before the wake-up: a Sync that reads the count has the change in its delta, and a Sync that
+// runs after the wake-up reads the count.
+func (c *Controller) counted() {
+	c.events.Add(1)
+	c.poke()
+}
+
 // podHandler is handler for Pods, and also calls gone when a pod is deleted or ends (its address is released).
-func podHandler(events *atomic.Uint64, upsert, del, gone func(*corev1.Pod)) cache.ResourceEventHandler {
-	h := handler(events, upsert, del).(cache.ResourceEventHandlerFuncs)
+func podHandler(done func(), upsert, del, gone func(*corev1.Pod)) cache.ResourceEventHandler {
+	h := handler(done, upsert, del).(cache.ResourceEventHandlerFuncs)
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: h.AddFunc,
 		UpdateFunc: func(old, o any) {

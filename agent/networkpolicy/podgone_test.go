@@ -30,7 +30,7 @@ func TestPodGoneReportsReleasedRemoteAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := podHandler(&c.events, c.upsertPod, c.deletePod, c.podGone).(cache.ResourceEventHandlerFuncs)
+	h := podHandler(c.counted, c.upsertPod, c.deletePod, c.podGone).(cache.ResourceEventHandlerFuncs)
 	// The informer updates its indexer before it calls the handlers; so does this test.
 	add := func(p *corev1.Pod) {
 		if err := c.byIP.Add(p); err != nil {

@@ -77,7 +77,7 @@ func npWorkerMain(args []string) error {
 	objs = nil
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
-	log.SetLevel(logrus.ErrorLevel)
+	log.SetLevel(logrus.WarnLevel) // a failed Sync (retried) shows
 	r := &NPResult{Pods: cl.Pods, Policies: cl.Policies, Namespaces: cl.Namespaces, LocalPods: len(ports.m),
 		ChangeMillis: map[string][]float64{}}
 	if err := startProfile(*prof); err != nil {
