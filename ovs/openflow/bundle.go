@@ -66,6 +66,9 @@ func (c *Client) takeBundleProc() (*bundleProc, error) {
 	c.spareMu.Lock()
 	p, closed := c.spare, c.closed
 	c.spare = nil
+	if !closed {
+		c.refills.Add(1) // under the lock, so Close waits for it
+	}
 	c.spareMu.Unlock()
 	if !closed {
 		go c.refillBundleProc()
@@ -78,6 +81,7 @@ func (c *Client) takeBundleProc() (*bundleProc, error) {
 
 // refillBundleProc starts a waiting process unless there is one already or the Client is closed.
 func (c *Client) refillBundleProc() {
+	defer c.refills.Done()
 	p, err := c.startBundleProc()
 	if err != nil {
 		return // the next Bundle starts its own process and reports the error

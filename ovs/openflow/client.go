@@ -48,7 +48,8 @@ type Client struct {
 
 	prestart bool
 	spareMu  sync.Mutex
-	spare    *bundleProc // started, waiting for its bundle (PrestartBundles)
+	spare    *bundleProc    // started, waiting for its bundle (PrestartBundles)
+	refills  sync.WaitGroup // refillBundleProc calls under way
 	closed   bool
 }
 
@@ -161,8 +162,12 @@ func (c *Client) appctl(ctx context.Context, args ...string) (string, error) {
 func (c *Client) Close() {
 	c.ctl.Close()
 	c.spareMu.Lock()
+	c.closed = true
+	c.spareMu.Unlock()
+	c.refills.Wait() // a refill under way kills what it started once it sees closed
+	c.spareMu.Lock()
 	p := c.spare
-	c.spare, c.closed = nil, true
+	c.spare = nil
 	c.spareMu.Unlock()
 	if p != nil {
 		p.kill()
