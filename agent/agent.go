@@ -56,7 +56,8 @@ type Agent struct {
 	policies  *networkpolicy.Controller // nil in standalone use
 	snat      *snat.Masquerade
 
-	podConntrack *podconntrack.Flusher // flushes deleted remote pods' connections; nil in standalone use
+	podConntrack  *podconntrack.Flusher // flushes deleted remote pods' connections; nil in standalone use
+	deniedLogging bool                  // the meter of logged denials is set (deniedlog.go)
 
 	metrics *metrics.Metrics
 
@@ -204,6 +205,7 @@ func (a *Agent) start(ctx context.Context) error {
 	if err := a.stageServices(ctx); err != nil {
 		return err
 	}
+	a.deniedLogging = a.setDeniedLogMeter(ctx)
 	a.setNotReady("staging NetworkPolicy flows")
 	if err := a.stagePolicies(ctx); err != nil {
 		return err
@@ -225,6 +227,7 @@ func (a *Agent) start(ctx context.Context) error {
 	if err := a.runPolicies(ctx); err != nil {
 		return err
 	}
+	a.runDeniedLog(ctx)
 	if err := a.runCrossNode(ctx); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -43,7 +44,10 @@ func (a *Agent) replayAfterVswitchdRestart(ctx context.Context) {
 		return
 	}
 	for attempt := 1; ; attempt++ {
-		err := a.store.Reconcile(ctx)
+		err := errors.New("the meter of logged denials is not set")
+		if !a.deniedLogging || a.setDeniedLogMeter(ctx) {
+			err = a.store.Reconcile(ctx)
+		}
 		if err == nil {
 			break
 		}

@@ -98,6 +98,13 @@ type Config struct {
 	// tokens checked by TokenReview, access by SubjectAccessReview (get nodes/switchyard), pod addresses refused
 	// (docs/debugging.md). 0 disables it; standalone agents (no Kubernetes API) never serve it.
 	RemoteAPIPort int `json:"remoteAPIPort"`
+	// LogDeniedConnections logs every connection NetworkPolicy denies on this node (one line per denied packet,
+	// rate-limited); false logs only those of policies annotated switchyard.io/log-denied: "true" (see
+	// docs/networkpolicy.md).
+	LogDeniedConnections bool `json:"logDeniedConnections"`
+	// DeniedLogRate is the most denied-connection log lines per second on this node (an OVS meter and the agent
+	// both enforce it; the rest are counted in switchyard_denied_log_suppressed_total).
+	DeniedLogRate int `json:"deniedLogRate"`
 
 	// LogFormat is text or json; LogLevel a logrus level.
 	LogFormat string `json:"logFormat"`
@@ -126,6 +133,7 @@ func Default() Config {
 		StateDir:       "/var/lib/switchyard",
 		MetricsAddress: "127.0.0.1:9830",
 		RemoteAPIPort:  10351,
+		DeniedLogRate:  10,
 		LogFormat:      "text",
 		LogLevel:       "info",
 	}
@@ -259,6 +267,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RemoteAPIPort < 0 || c.RemoteAPIPort > 65535 {
 		return fmt.Errorf("config: remoteAPIPort %d: want 1-65535, or 0 to disable", c.RemoteAPIPort)
+	}
+	if c.DeniedLogRate < 1 || c.DeniedLogRate > 10000 {
+		return fmt.Errorf("config: deniedLogRate %d out of range 1..10000 (log lines per second)", c.DeniedLogRate)
 	}
 	switch c.LogFormat {
 	case "text", "json":

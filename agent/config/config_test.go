@@ -34,6 +34,8 @@ func TestValidateNamesTheBadOption(t *testing.T) {
 		{func(c *Config) { c.TunnelType = "gre" }, "tunnelType"},
 		{func(c *Config) { c.MTU = 100 }, "mtu"},
 		{func(c *Config) { c.CTZone = 70000 }, "ctZone"},
+		{func(c *Config) { c.DeniedLogRate = 0 }, "deniedLogRate"},
+		{func(c *Config) { c.DeniedLogRate = 20000 }, "deniedLogRate"},
 		{func(c *Config) { c.CNIConfDir = "net.d" }, "cniConfDir"},
 		{func(c *Config) { c.APISocket = "agent.sock" }, "apiSocket"},
 		{func(c *Config) { c.CNIConfName = "10-switchyard.conf" }, "cniConfName"},

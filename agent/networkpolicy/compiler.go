@@ -28,6 +28,8 @@ type compiler struct {
 	pods      map[string]localPod                          // local pods by namespace/name
 	podByIP   map[netip.Addr]string                        // local pods by address
 	dirty     map[flows.Owner]struct{}                     // owners whose flows may have changed
+
+	logDenied func(netip.Addr, policy.Direction) bool // logged default drops (logdenied.go); nil: none
 }
 
 // groupState is a group as the deltas built it.

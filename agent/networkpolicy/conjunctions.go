@@ -227,7 +227,7 @@ func (c *compiler) podFlows(key string) []openflow.Flow {
 			out = append(out, flows.PolicyAllowPod(fd, lp.ofport))
 		}
 		if c.iso[lp.ip][d] {
-			out = append(out, flows.PolicyDropPod(fd, lp.ofport))
+			out = append(out, c.dropFlow(d, lp))
 		}
 	}
 	return out

@@ -46,6 +46,9 @@ type Config struct {
 	// ended (Succeeded, Failed), unless a live pod holds the address again. It is called from the informer's
 	// goroutine and must not block (package podconntrack queues it).
 	PodGone func(ip netip.Addr)
+	// DeniedLogging says the node can log denials (the agent set flows.DeniedLogMeter); LogDenied logs every
+	// isolated pod's, else only those of policies annotated LogDeniedAnnotation (logdenied.go).
+	DeniedLogging, LogDenied bool
 }
 
 // Controller keeps the policy flows of this node in step with the API's NetworkPolicies, Pods and Namespaces.
@@ -68,6 +71,8 @@ type Controller struct {
 	mu      sync.Mutex
 	pending map[string]int // local pods whose port must be looked up (again), with the lookups so far
 	staged  bool
+	logged  map[policy.PolicyKey]bool // policies asking for their denials to be logged
+	relog   bool                      // logged changed: recompute the local pods' drop flows
 
 	purge bool // installed flows that the datapath has not been purged for yet (the worker's)
 
@@ -83,7 +88,8 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts,
 		cfg.Resync = 10 * time.Minute
 	}
 	c := &Controller{cfg: cfg, store: store, ports: ports, log: log, model: policy.NewStore(),
-		kick: make(chan struct{}, 1), pending: map[string]int{}, comp: newCompiler()}
+		kick: make(chan struct{}, 1), pending: map[string]int{}, comp: newCompiler(), logged: map[policy.PolicyKey]bool{}}
+	c.comp.logDenied = c.logDenied
 	c.ifac = informers.NewSharedInformerFactoryWithOptions(cs, cfg.Resync, informers.WithTransform(kubeclient.StripManagedFields))
 	npInf := c.ifac.Networking().V1().NetworkPolicies().Informer()
 	podInf := c.ifac.Core().V1().Pods()
@@ -223,11 +229,13 @@ func (c *Controller) upsertPolicy(np *networkingv1.NetworkPolicy) {
 	if err := c.model.UpsertPolicy(np); err != nil {
 		c.log.WithError(err).Warn("networkpolicy has malformed parts; they allow nothing")
 	}
+	c.noteLogging(np, false)
 	c.poke()
 }
 
 func (c *Controller) deletePolicy(np *networkingv1.NetworkPolicy) {
 	c.model.DeletePolicy(np.Namespace, np.Name)
+	c.noteLogging(np, true)
 	c.poke()
 }
 
@@ -341,6 +349,7 @@ func (c *Controller) Sync(ctx context.Context) error {
 	seen := c.events.Load() // every event counted so far is in the model, so in the delta taken below
 	c.resolvePending()
 	c.comp.apply(c.model.TakeDelta())
+	c.takeRelog()
 	if changes := c.comp.changes(); len(changes) > 0 {
 		if err := c.store.Apply(ctx, changes); err != nil {
 			return err

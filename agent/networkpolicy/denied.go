@@ -61,16 +61,22 @@ func (c *Controller) DeniedPackets(ctx context.Context, r FlowReader, ownerOf fu
 
 // isolators are the policies that isolate a pod (by its status address) in direction d.
 func (c *Controller) isolators(podKey string, d policy.Direction) []policy.PolicyKey {
-	ns, name := splitKey(podKey)
-	pod, err := c.pods.Pods(ns).Get(name)
-	if err != nil {
-		return nil
-	}
-	ip, err := netip.ParseAddr(pod.Status.PodIP)
-	if err != nil {
+	ip, ok := c.podIP(podKey)
+	if !ok {
 		return nil
 	}
 	return c.model.Isolators(ip, d)
+}
+
+// podIP is a pod's status address.
+func (c *Controller) podIP(podKey string) (netip.Addr, bool) {
+	ns, name := splitKey(podKey)
+	pod, err := c.pods.Pods(ns).Get(name)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(pod.Status.PodIP)
+	return ip, err == nil
 }
 
 func splitKey(key string) (string, string) {
