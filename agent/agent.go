@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard-net/switchyard/agent/apiserver"
 	"github.com/switchyard-net/switchyard/agent/cniconf"
 	"github.com/switchyard-net/switchyard/agent/config"
+	"github.com/switchyard-net/switchyard/agent/events"
 	"github.com/switchyard-net/switchyard/agent/gateway"
 	"github.com/switchyard-net/switchyard/agent/ipam"
 	"github.com/switchyard-net/switchyard/agent/kubeclient"
@@ -58,6 +59,7 @@ type Agent struct {
 
 	podConntrack  *podconntrack.Flusher // flushes deleted remote pods' connections; nil in standalone use
 	deniedLogging bool                  // the meter of logged denials is set (deniedlog.go)
+	events        *events.Recorder      // Events on objects the agent cannot fully realize; nil in standalone use
 
 	metrics *metrics.Metrics
 
@@ -97,6 +99,7 @@ func Run(ctx context.Context, cfg config.Config, log logrus.FieldLogger) error {
 		if a.of != nil {
 			a.of.Close()
 		}
+		a.events.Stop()
 	}()
 
 	if err := a.start(ctx); err != nil {
@@ -132,6 +135,10 @@ func (a *Agent) start(ctx context.Context) error {
 	podCIDR, err := a.podCIDR(ctx)
 	if err != nil {
 		return err
+	}
+
+	if a.kube != nil {
+		a.events = events.New(a.kube, a.cfg.NodeName)
 	}
 
 	a.setNotReady("setting up the transport interface")

@@ -23,7 +23,7 @@ func (a *Agent) stagePolicies(ctx context.Context) error {
 	a.podConntrack = podconntrack.New(a.flushConntrackOf, a.log.WithField("component", "podconntrack"))
 	c, err := networkpolicy.New(networkpolicy.Config{NodeName: a.cfg.NodeName, PodGone: a.podConntrack.Gone,
 		PurgeDatapath: a.of.PurgeDatapathFlows,
-		DeniedLogging: a.deniedLogging, LogDenied: a.cfg.LogDeniedConnections}, a.kube,
+		DeniedLogging: a.deniedLogging, LogDenied: a.cfg.LogDeniedConnections, Events: a.events}, a.kube,
 		a.store, a.localPort, a.log.WithField("component", "networkpolicy"))
 	if err != nil {
 		return err

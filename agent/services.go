@@ -30,7 +30,7 @@ func (a *Agent) stageServices(ctx context.Context) error {
 	if err := a.store.Stage(servicePipelineOwner, flows.ServicePipelineFlows(cfg), nil); err != nil {
 		return err
 	}
-	p, err := proxy.New(proxy.Config{NodeName: a.cfg.NodeName, Services: cfg}, a.kube, a.store,
+	p, err := proxy.New(proxy.Config{NodeName: a.cfg.NodeName, Services: cfg, Events: a.events}, a.kube, a.store,
 		&proxy.Host{NFT: &proxy.NFT{Gateway: a.cfg.GatewayName}, Routes: &proxy.ExternalRoutes{Gateway: a.cfg.GatewayName}}, a.log.WithField("component", "proxy"))
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/switchyard-net/switchyard/agent/events"
 	"github.com/switchyard-net/switchyard/agent/kubeclient"
 	"github.com/switchyard-net/switchyard/flows"
 	"github.com/switchyard-net/switchyard/ovs/openflow"
@@ -49,6 +50,8 @@ type Config struct {
 	// DeniedLogging says the node can log denials (the agent set flows.DeniedLogMeter); LogDenied logs every
 	// isolated pod's, else only those of policies annotated LogDeniedAnnotation (logdenied.go).
 	DeniedLogging, LogDenied bool
+	// Events reports policies the agent cannot fully realize (events.go); nil: none.
+	Events *events.Recorder
 }
 
 // Controller keeps the policy flows of this node in step with the API's NetworkPolicies, Pods and Namespaces.
@@ -67,6 +70,7 @@ type Controller struct {
 
 	events     atomic.Uint64 // informer events folded into the model
 	programmed atomic.Uint64 // events whose flows are on the switch (or that changed none)
+	reportKick chan struct{} // a policy changed: report problems now (events.go)
 
 	mu      sync.Mutex
 	pending map[string]int // local pods whose port must be looked up (again), with the lookups so far
@@ -88,7 +92,8 @@ func New(cfg Config, cs kubernetes.Interface, store FlowStore, ports LocalPorts,
 		cfg.Resync = 10 * time.Minute
 	}
 	c := &Controller{cfg: cfg, store: store, ports: ports, log: log, model: policy.NewStore(),
-		kick: make(chan struct{}, 1), pending: map[string]int{}, comp: newCompiler(), logged: map[policy.PolicyKey]bool{}}
+		kick: make(chan struct{}, 1), pending: map[string]int{}, comp: newCompiler(), logged: map[policy.PolicyKey]bool{},
+		reportKick: make(chan struct{}, 1)}
 	c.comp.logDenied = c.logDenied
 	c.ifac = informers.NewSharedInformerFactoryWithOptions(cs, cfg.Resync, informers.WithTransform(kubeclient.StripManagedFields))
 	npInf := c.ifac.Networking().V1().NetworkPolicies().Informer()
@@ -230,12 +235,14 @@ func (c *Controller) upsertPolicy(np *networkingv1.NetworkPolicy) {
 		c.log.WithError(err).Warn("networkpolicy has malformed parts; they allow nothing")
 	}
 	c.noteLogging(np, false)
+	c.kickReport()
 	c.poke()
 }
 
 func (c *Controller) deletePolicy(np *networkingv1.NetworkPolicy) {
 	c.model.DeletePolicy(np.Namespace, np.Name)
 	c.noteLogging(np, true)
+	c.cfg.Events.Forget("NetworkPolicy", np.Namespace, np.Name)
 	c.poke()
 }
 
@@ -316,6 +323,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return errors.New("networkpolicy controller: Run before StageAll")
 	}
 	go c.work(ctx)
+	go c.reportLoop(ctx)
 	c.poke()
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/switchyard-net/switchyard/agent/events"
 	"github.com/switchyard-net/switchyard/agent/keyqueue"
 	"github.com/switchyard-net/switchyard/agent/kubeclient"
 	"github.com/switchyard-net/switchyard/flows"
@@ -40,8 +41,9 @@ type HostRules interface {
 type Config struct {
 	NodeName string
 	Services flows.ServiceConfig
-	Resync   time.Duration // informer resync; 0 means 10 minutes
-	Workers  int           // parallel Service syncs; 0 means 2
+	Resync   time.Duration    // informer resync; 0 means 10 minutes
+	Workers  int              // parallel Service syncs; 0 means 2
+	Events   *events.Recorder // Services that cannot be fully programmed (problems.go); nil: none
 }
 
 // Owner is the flow owner of a Service.
@@ -191,12 +193,15 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 			return err
 		}
 		gone = c.ids.forget(key)
+		ns, name, _ := cache.SplitMetaNamespaceKey(key)
+		c.cfg.Events.Forget("Service", ns, name)
 		delete(c.flows, key)
 		delete(c.lbs, key)
 		c.setHost(key, HostPlan{}, false)
 		return nil
 	}
 	p, err := c.compute(key, svc)
+	c.reportProblems(svc, err)
 	if err != nil {
 		return err
 	}

@@ -22,8 +22,8 @@ func TestMeteredPacketInsReachTheMonitor(t *testing.T) {
 	if err := c.SetMeter(ctx, Meter{ID: 1, Rate: 5, Burst: 5}); err != nil {
 		t.Fatalf("setting an existing meter again: %v", err)
 	}
-	logged := Flow{Table: 45, Priority: 100, Cookie: 0x77, Match: "ip,in_port=1", Actions: "meter:1,CONTROLLER:128"}
-	probe := Flow{Table: 45, Priority: 100, Cookie: 0x78, Match: "ip,in_port=2", Actions: "CONTROLLER:128"}
+	logged := Flow{Table: 45, Priority: 100, Cookie: 0x77, Match: "ip,in_port=11", Actions: "meter:1,CONTROLLER:128"}
+	probe := Flow{Table: 45, Priority: 100, Cookie: 0x78, Match: "ip,in_port=12", Actions: "CONTROLLER:128"}
 	mustBundle(t, c, addFlows(
 		Flow{Table: 0, Priority: 0, Actions: "goto_table:45"}, logged, probe)...)
 	for _, f := range mustDumpFlows(t, c) {
@@ -53,15 +53,24 @@ func TestMeteredPacketInsReachTheMonitor(t *testing.T) {
 		}
 		return n
 	}
-	// p1 (10.244.1.3) and p2 (10.244.2.3) send UDP from the bridge's namespace into in_port 1 and 2.
-	for _, c := range [][]string{
-		{"ip", "addr", "add", "10.244.1.3/24", "dev", "p1"}, {"ip", "link", "set", "p1", "up"},
-		{"ip", "neigh", "replace", "10.244.1.2", "lladdr", "0a:58:0a:f4:01:02", "dev", "p1", "nud", "permanent"},
-		{"ip", "addr", "add", "10.244.2.3/24", "dev", "p2"}, {"ip", "link", "set", "p2", "up"},
-		{"ip", "neigh", "replace", "10.244.2.2", "lladdr", "0a:58:0a:f4:02:02", "dev", "p2", "nud", "permanent"},
-	} {
-		if out, err := exec.Command("ip", append([]string{"netns", "exec", o.Netns}, c...)...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", c, err, out)
+	// Veth pairs s1/v1 and s2/v2 in the bridge's namespace, v1 and v2 on the bridge as ports 11 and 12 (as pods
+	// are attached): s1 (10.244.1.3) and s2 (10.244.2.3) send UDP into in_port 11 and 12.
+	in := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", o.Netns}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, out)
+		}
+	}
+	for i, side := range []struct{ addr, peer, mac string }{
+		{"10.244.1.3/24", "10.244.1.2", "0a:58:0a:f4:01:02"}, {"10.244.2.3/24", "10.244.2.2", "0a:58:0a:f4:02:02"}} {
+		s, v := fmt.Sprintf("s%d", i+1), fmt.Sprintf("v%d", i+1)
+		in("ip", "link", "add", s, "type", "veth", "peer", "name", v)
+		in("ip", "link", "set", v, "up")
+		in("ip", "addr", "add", side.addr, "dev", s)
+		in("ip", "link", "set", s, "up")
+		in("ip", "neigh", "replace", side.peer, "lladdr", side.mac, "dev", s, "nud", "permanent")
+		if err := o.Vsctl(ctx, "add-port", c.Bridge(), v, "--", "set", "interface", v, fmt.Sprintf("ofport_request=%d", 11+i)); err != nil {
+			t.Fatal(err)
 		}
 	}
 	send := func(dst string, n int) {
@@ -104,7 +113,7 @@ func TestMeteredPacketInsReachTheMonitor(t *testing.T) {
 	}
 	mu.Unlock()
 	if first.Table != 45 || first.Proto != "udp" || first.Fields["nw_src"] != "10.244.1.3" || first.Fields["tp_dst"] != "80" ||
-		first.Metadata["in_port"] != "1" {
+		first.Metadata["in_port"] != "11" {
 		t.Errorf("packet-in %+v", first)
 	}
 	st, err := c.DumpMeterStats(ctx, 1)
