@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // PacketIn is a packet that a flow sent to the controller (the controller action), as `ovs-ofctl monitor` prints
@@ -36,6 +37,8 @@ func (c *Client) MonitorPacketIns(ctx context.Context, handle func(PacketIn)) er
 	cmd := exec.CommandContext(ctx, "stdbuf", "-oL", "ovs-ofctl", "-O", "OpenFlow15", "--no-names", "monitor",
 		c.target, strconv.Itoa(monitorMissLen), "-P", "nxt_packet_in")
 	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+c.runDir)
+	// A monitor outliving a killed agent would hold a connection until its next write fails.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
