@@ -33,24 +33,28 @@ const monitorMissLen = 128
 // service connection on the bridge's management socket, so the bridge needs no controller configured; it
 // receives the packets of controller actions.
 func (c *Client) MonitorPacketIns(ctx context.Context, handle func(PacketIn)) error {
-	// stdbuf: ovs-ofctl writes through stdio, which a pipe would otherwise buffer by 4 KiB.
-	cmd := exec.CommandContext(ctx, "stdbuf", "-oL", "ovs-ofctl", "-O", "OpenFlow15", "--no-names", "monitor",
-		c.target, strconv.Itoa(monitorMissLen), "-P", "nxt_packet_in")
+	cmd := exec.CommandContext(ctx, "ovs-ofctl", "-O", "OpenFlow15", "--no-names", "monitor", c.target,
+		strconv.Itoa(monitorMissLen), "-P", "nxt_packet_in")
 	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+c.runDir)
 	// A monitor outliving a killed agent would hold a connection until its next write fails.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+	// ovs-ofctl monitor prints the messages it receives on stderr (unbuffered), and its own errors there too.
+	r, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
 		return &CommandError{Command: "ovs-ofctl monitor", Err: err}
 	}
-	sc := bufio.NewScanner(out)
+	defer r.Close()
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	var head string
+	var other []string // the last lines that are not packet-ins: the error, if it exits
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
@@ -61,6 +65,8 @@ func (c *Client) MonitorPacketIns(ctx context.Context, handle func(PacketIn)) er
 				handle(p)
 			}
 			head = ""
+		default:
+			other = append(other[max(0, len(other)-4):], line)
 		}
 	}
 	err = cmd.Wait()
@@ -70,7 +76,7 @@ func (c *Client) MonitorPacketIns(ctx context.Context, handle func(PacketIn)) er
 	if err == nil {
 		err = fmt.Errorf("exited")
 	}
-	return c.classify("ovs-ofctl monitor", "", stderr.String(), err)
+	return c.classify("ovs-ofctl monitor", "", strings.Join(other, "\n"), err)
 }
 
 // ParsePacketIn parses the two lines `ovs-ofctl monitor -P nxt_packet_in` prints for a packet-in:

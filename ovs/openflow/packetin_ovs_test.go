@@ -15,12 +15,8 @@ import (
 func TestMeteredPacketInsReachTheMonitor(t *testing.T) {
 	c, o := testBridge(t)
 	ctx := testContext(t)
-	if err := c.SetMeter(ctx, Meter{ID: 1, Rate: 100}); err != nil {
-		t.Fatal(err)
-	}
-	// Setting it again replaces the band.
 	if err := c.SetMeter(ctx, Meter{ID: 1, Rate: 5, Burst: 5}); err != nil {
-		t.Fatalf("setting an existing meter again: %v", err)
+		t.Fatal(err)
 	}
 	logged := Flow{Table: 45, Priority: 100, Cookie: 0x77, Match: "ip,in_port=11", Actions: "meter:1,CONTROLLER:128"}
 	probe := Flow{Table: 45, Priority: 100, Cookie: 0x78, Match: "ip,in_port=12", Actions: "CONTROLLER:128"}
@@ -127,6 +123,10 @@ func TestMeteredPacketInsReachTheMonitor(t *testing.T) {
 		if f.Cookie == logged.Cookie && f.Packets != flood {
 			t.Errorf("the logged drop flow counted %d packets, want %d", f.Packets, flood)
 		}
+	}
+	// Setting the meter again (after a vswitchd restart the agent does not know whether it exists) replaces it.
+	if err := c.SetMeter(ctx, Meter{ID: 1, Rate: 7, Burst: 7}); err != nil {
+		t.Fatalf("setting an existing meter again: %v", err)
 	}
 	stop()
 	select {

@@ -93,6 +93,7 @@ func TestDeniedConnectionIsLogged(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	lines := deniedLines(t, f, 1, offset, dst)
 	if len(lines) != 1 {
+		diagnose(t, f)
 		t.Fatalf("one denied datagram gave %d log lines on node1:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 	t.Logf("log line: %s", lines[0])
@@ -123,5 +124,23 @@ func TestDeniedConnectionIsLogged(t *testing.T) {
 	}
 	if s := logField(lines[len(lines)-1], "suppressed"); s == "0" || s == "" {
 		t.Logf("the last line reports suppressed=%q (the meter cut the rest before the agent saw them)", s)
+	}
+}
+
+// diagnose logs node1's policy drop flows, its meter and what its agent said about logging denials.
+func diagnose(t *testing.T, f *framework.Framework) {
+	t.Helper()
+	dir := filepath.Join(f.Lab.NodeDir(1), "ovs")
+	for _, args := range [][]string{{"dump-flows", "br-int", "table=70"}, {"dump-flows", "br-int", "table=45"}, {"meter-stats", "br-int"}} {
+		cmd := exec.Command("ovs-ofctl", append([]string{"-O", "OpenFlow15"}, args...)...)
+		cmd.Env = append(os.Environ(), "OVS_RUNDIR="+dir)
+		out, err := cmd.CombinedOutput()
+		t.Logf("ovs-ofctl %v: %v\n%s", args, err, out)
+	}
+	b, _ := os.ReadFile(filepath.Join(f.Lab.NodeDir(1), "proc", "agent.log"))
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "droplog") || strings.Contains(l, "meter") || strings.Contains(l, "denied") {
+			t.Log(l)
+		}
 	}
 }
