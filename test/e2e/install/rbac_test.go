@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard-net/switchyard/build/yamls"
@@ -178,6 +180,16 @@ func TestEveryGrantIsUsed(t *testing.T) {
 	ctx := context.Background()
 	want, grants := fileRole(t)
 	roles := f.Client.RbacV1().ClusterRoles()
+	// A policy whose named port resolves to nothing: every agent start reports it as an Event (create events).
+	ns := f.Namespace(t, "grants", nil)
+	unresolved := intstr.FromString("no-such-port")
+	if _, err := f.Client.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "unresolved", Namespace: ns},
+		Spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{
+			{Ports: []networkingv1.NetworkPolicyPort{{Port: &unresolved}}}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	restore := func() {
 		cur, err := roles.Get(ctx, want.Name, metav1.GetOptions{})
 		if err != nil {
