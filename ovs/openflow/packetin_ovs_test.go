@@ -11,7 +11,8 @@ import (
 
 // A metered flow that sends packets to the controller: the flow dumps back as built, MonitorPacketIns receives
 // the packets with the flow's table and cookie and the packet's fields, and a flood is cut to the meter's rate
-// (the flow still counts every packet; the meter's band counts the rest).
+// (the meter's band counts the rest). That the flow still counts every denied packet is checked in the lab
+// (test/e2e/observability), with the whole pipeline.
 func TestMeteredPacketInsReachTheMonitor(t *testing.T) {
 	c, o := testBridge(t)
 	ctx := testContext(t)
@@ -118,18 +119,6 @@ func TestMeteredPacketInsReachTheMonitor(t *testing.T) {
 	}
 	if st.Packets != flood || st.Dropped != uint64(flood-n) || st.FlowCount != 1 {
 		t.Errorf("meter stats %+v, want %d packets, %d dropped, 1 flow", st, flood, flood-n)
-	}
-	// Flow counters follow the datapath's with the revalidator's delay.
-	var counted uint64
-	for deadline := time.Now().Add(5 * time.Second); counted != flood && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		for _, f := range mustDumpFlows(t, c) {
-			if f.Cookie == logged.Cookie {
-				counted = f.Packets
-			}
-		}
-	}
-	if counted != flood {
-		t.Errorf("the logged drop flow counted %d packets, want %d", counted, flood)
 	}
 	// Setting the meter again (after a vswitchd restart the agent does not know whether it exists) replaces it.
 	if err := c.SetMeter(ctx, Meter{ID: 1, Rate: 7, Burst: 7}); err != nil {

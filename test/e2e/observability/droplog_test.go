@@ -135,6 +135,19 @@ func TestDeniedConnectionIsLogged(t *testing.T) {
 		fmt.Sscan(m[1], &cut)
 	}
 	t.Logf("FIGURE: the meter dropped %d datagrams on their way to the agent", cut)
+	// The logged drop flow still counts every denied packet (switchyard_denied_packets_total reads it).
+	cmd = exec.Command("ovs-ofctl", "-O", "OpenFlow15", "dump-flows", "br-int", "table=70,priority=100")
+	cmd.Env = append(os.Environ(), "OVS_RUNDIR="+filepath.Join(f.Lab.NodeDir(1), "ovs"))
+	if out, err = cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dump-flows: %v: %s", err, out)
+	}
+	var counted int
+	if m := regexp.MustCompile(`n_packets=(\d+),.*actions=meter:1,CONTROLLER:128`).FindStringSubmatch(string(out)); m != nil {
+		fmt.Sscan(m[1], &counted)
+	}
+	if counted < 302 {
+		t.Errorf("the logged drop flow counted %d packets, want at least the 302 datagrams sent:\n%s", counted, out)
+	}
 	if cut+len(lines) < 300 {
 		t.Errorf("%d lines + %d cut by the meter < 301 datagrams sent:\n%s", len(lines), cut, out)
 	}
