@@ -171,7 +171,7 @@ func TestPodChurn(t *testing.T) {
 			if d := stateOf(t, n).diff(base[n.i]); d != "" {
 				left[n.i], clean = d, false
 			}
-			if hits := conntrackOf(t, n, churned); len(hits) > 0 {
+			if hits := conntrackOf(t, n, churnedOn[n.i]); len(hits) > 0 {
 				ct[n.i], clean = hits, false
 			}
 		}
@@ -180,13 +180,29 @@ func TestPodChurn(t *testing.T) {
 		}
 	}
 	settled := time.Since(settle)
+	// On the other node, entries of a deleted pod's address that its agent flushed come back while live client
+	// pods there still retransmit to it (FIN or SYN retries of sockets whose peer vanished: tens of seconds); they
+	// belong to those clients and expire by OVS's timeouts. TestPeerForgetsDeletedPodConnections checks the flush
+	// itself; here they are counted and shown.
+	peerLeft := map[int][]string{}
+	for _, n := range nodes {
+		for _, h := range conntrackOf(t, n, churned) {
+			if !slices.Contains(ct[n.i], h) {
+				peerLeft[n.i] = append(peerLeft[n.i], h)
+			}
+		}
+		if len(peerLeft[n.i]) > 0 {
+			t.Logf("%s: %d conntrack entries of the other node's deleted pods at the end (live clients' retransmissions), e.g.:\n%s",
+				n.name(), len(peerLeft[n.i]), strings.Join(peerLeft[n.i][:min(5, len(peerLeft[n.i]))], "\n"))
+		}
+	}
 	for _, n := range nodes {
 		if left[n.i] != "" {
 			t.Errorf("%s after the churn differs from its baseline:\n%s", n.name(), left[n.i])
 		}
 		if len(ct[n.i]) > 0 {
 			sort.Strings(ct[n.i])
-			t.Errorf("%s: %d conntrack entries of deleted pods' IPs, e.g.:\n%s", n.name(), len(ct[n.i]), strings.Join(ct[n.i][:min(5, len(ct[n.i]))], "\n"))
+			t.Errorf("%s: %d conntrack entries of pods deleted on this node, e.g.:\n%s", n.name(), len(ct[n.i]), strings.Join(ct[n.i][:min(5, len(ct[n.i]))], "\n"))
 		}
 	}
 	var counts []string
@@ -201,9 +217,10 @@ func TestPodChurn(t *testing.T) {
 			leftover++
 		}
 	}
-	figure(t, "pod churn: %d create/delete cycles (%d distinct IPs, %d reached over TCP from the other node) in %v with %d workers (%.1f cycles/s), %d errors; 2 s after: conntrack entries of deleted pods on their own node %d/%d (node1/node2), on the client's node %d/%d; IPs, ports, veths, flows, groups and conntrack back to the baseline (%s) %v after the churn; leftovers: %d",
+	figure(t, "pod churn: %d create/delete cycles (%d distinct IPs, %d reached over TCP from the other node) in %v with %d workers (%.1f cycles/s), %d errors; 2 s after: conntrack entries of deleted pods on their own node %d/%d (node1/node2), on the client's node %d/%d; IPs, ports, veths, flows, groups and conntrack back to the baseline (%s) %v after the churn; leftovers: %d; entries of deleted pods recreated on the other node by live clients' retransmissions at the end: %d/%d",
 		done.Load(), len(churned), probed.Load(), took.Round(time.Second), churnWorkers, float64(done.Load())/took.Seconds(), len(errs),
-		local[1], local[2], remote[1], remote[2], strings.Join(counts, ", "), (settled + 2*time.Second).Round(time.Second), leftover)
+		local[1], local[2], remote[1], remote[2], strings.Join(counts, ", "), (settled + 2*time.Second).Round(time.Second), leftover,
+		len(peerLeft[1]), len(peerLeft[2]))
 }
 
 // fastClient is a clientset without the framework's rate limits (the churn makes hundreds of requests a second).
