@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // CPSeries is the control plane benchmark: one cp-worker result per size and repetition.
@@ -44,4 +45,24 @@ func benchControlPlane(ctx context.Context, sz Sizes, reps int, logf func(string
 		return nil, fmt.Errorf("no control plane sizes")
 	}
 	return s, nil
+}
+
+// cpTargetSize is the size issue 5's Service targets name: 5,000 Services of 10 endpoints.
+const cpTargetSize = 5000
+
+// cpTargets adds the Service programming targets of the 5,000-Service size, when it was measured: full programming
+// under 3 s, single-endpoint update p99 under 50 ms, agent RSS under 200 MB (the worst repetition decides).
+func (r *Report) cpTargets(b *strings.Builder) {
+	s := r.ControlPlane
+	if s == nil || len(s.Runs[cpTargetSize]) == 0 {
+		return
+	}
+	n := cpTargetSize
+	cold := s.Figure(n, func(r *CPResult) float64 { return r.ColdSeconds })
+	fmt.Fprintf(b, "| Services full programming < 3 s, %d Services x %d endpoints | %s s | %s |\n", n, s.Endpoints, cold.cell("%.2f"), verdict(cold.Max < 3))
+	p99 := s.Figure(n, func(r *CPResult) float64 { return percentile(r.UpdateMillis, 99) })
+	fmt.Fprintf(b, "| Services single-endpoint update (event to flows installed) p99 < 50 ms, %d Services | %s ms | %s |\n", n, p99.cell("%.1f"), verdict(p99.Max < 50))
+	rss := s.Figure(n, func(r *CPResult) float64 { return r.RSSMB })
+	fmt.Fprintf(b, "| Services agent RSS < 200 MB after programming %d Services (peak during the start: %s MB) | %s MB | %s |\n", n,
+		s.Figure(n, func(r *CPResult) float64 { return r.PeakRSSMB }).cell("%.0f"), rss.cell("%.0f"), verdict(rss.Max < 200))
 }

@@ -85,6 +85,7 @@ func (r *Report) targets(b *strings.Builder) {
 		}
 	}
 	r.baselineTargets(b)
+	r.cpTargets(b)
 	r.npTargets(b)
 	if r.Attach == nil && r.Datapath == nil && r.Crossnode == nil && r.NetworkPolicy == nil {
 		b.WriteString("| (pod attach, datapath and NetworkPolicy not run) | | |\n")
