@@ -80,6 +80,8 @@ overridden by flags.`,
 	f.BoolVar(&flagCfg.NoSNAT, "no-snat", false, "do not masquerade pod traffic leaving the cluster")
 	f.IntVar(&flagCfg.CTZone, "ct-zone", flagCfg.CTZone, "conntrack zone of the pipeline")
 	f.IntVar(&flagCfg.SNATCTZone, "snat-ct-zone", flagCfg.SNATCTZone, "conntrack zone of Service SNAT (differs from --ct-zone)")
+	f.BoolVar(&flagCfg.LogDeniedConnections, "log-denied-connections", false, "log every connection NetworkPolicy denies on this node (rate-limited; else per policy with the switchyard.io/log-denied annotation)")
+	f.IntVar(&flagCfg.DeniedLogRate, "denied-log-rate", flagCfg.DeniedLogRate, "most denied-connection log lines per second on this node")
 	f.StringVar(&flagCfg.ServiceCIDR, "service-cidr", flagCfg.ServiceCIDR, "the cluster's Service ClusterIP range")
 	f.StringVar(&flagCfg.CNIConfDir, "cni-conf-dir", flagCfg.CNIConfDir, "where the CNI conflist is written")
 	f.StringVar(&flagCfg.CNIConfName, "cni-conf-name", flagCfg.CNIConfName, "file name of the CNI conflist")
