@@ -64,14 +64,25 @@ func (c *Client) OfportsInUse(bridge string) map[int32]bool {
 	if err != nil || br == nil {
 		return used
 	}
+	// Read the cached rows in place (no copy per row: this runs on every pod ADD and the tables grow with the
+	// pods); they are read-only here.
+	tables := c.ovs.Cache()
+	if tables == nil {
+		return used
+	}
+	portTable, ifaceTable := tables.Table(vswitchd.PortTable), tables.Table(vswitchd.InterfaceTable)
+	if portTable == nil || ifaceTable == nil {
+		return used
+	}
+	ports, ifaces := portTable.RowsShallow(), ifaceTable.RowsShallow()
 	for _, uuid := range br.Ports {
-		port, err := c.portByUUID(ctx, uuid)
-		if err != nil || port == nil {
+		port, ok := ports[uuid].(*vswitchd.Port)
+		if !ok {
 			continue
 		}
 		for _, iu := range port.Interfaces {
-			iface, err := c.interfaceByUUID(ctx, iu)
-			if err != nil || iface == nil {
+			iface, ok := ifaces[iu].(*vswitchd.Interface)
+			if !ok {
 				continue
 			}
 			if n := ofportOf(iface); n > 0 {
