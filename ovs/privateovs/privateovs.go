@@ -175,6 +175,9 @@ func (o *OVS) Ofctl(ctx context.Context, cmd, bridge string, args ...string) (st
 // VswitchdPID is the pid of the running ovs-vswitchd (0 if none).
 func (o *OVS) VswitchdPID() int { return o.pid("ovs-vswitchd") }
 
+// DBServerPID is the pid of the running ovsdb-server (0 if none).
+func (o *OVS) DBServerPID() int { return o.pid("ovsdb-server") }
+
 func (o *OVS) pidfile(daemon string) string { return filepath.Join(o.Dir, daemon+".pid") }
 
 func (o *OVS) pid(daemon string) int {

@@ -15,6 +15,19 @@ var attachVariants = []string{"switchyard", "bridge", "floor"}
 type AttachRun struct {
 	Add, Del []time.Duration
 	Wall     time.Duration // the whole ADD phase (pods per second under concurrency)
+	// AddCPU is the CPU time used during the ADD phase: by the whole machine (machineCPU, every process: plugins,
+	// daemons, the harness) and by each of the node's daemons (Switchyard: ovs-vswitchd, ovsdb-server, agent).
+	AddCPU map[string]time.Duration `json:",omitempty"`
+}
+
+// cpuPerAdd is the CPU time in ms that who used per ADD in a run (0 when not measured).
+func cpuPerAdd(who string) func(AttachRun) float64 {
+	return func(r AttachRun) float64 {
+		if len(r.Add) == 0 {
+			return 0
+		}
+		return float64(r.AddCPU[who]) / float64(time.Millisecond) / float64(len(r.Add))
+	}
 }
 
 // AttachResult holds every repetition, by variant and mode ("sequential", "concurrent").
@@ -92,7 +105,11 @@ func newAttacher(ctx context.Context, c *cleanups, bins *Binaries, variant strin
 			return nil, 0, err
 		}
 		a, err := newCNIAttacher(n.ns, n.conflist(), []string{bins.Dir}, filepath.Join(n.dir, "cni-cache"))
-		return a, 0, err
+		if err != nil {
+			return nil, 0, err
+		}
+		a.daemons = map[string]int{"ovs-vswitchd": n.ovs.VswitchdPID(), "ovsdb-server": n.ovs.DBServerPID(), "agent": n.agentPID()}
+		return a, 0, nil
 	case "bridge":
 		nodeNS, err := newNetns(c, "b")
 		if err != nil {
@@ -136,10 +153,23 @@ func attachRound(ctx context.Context, parent *cleanups, a attacher, pods, worker
 		ps[i] = &benchPod{name: fmt.Sprintf("pod-%d", i), ns: n, containerID: uniqueName("c")}
 	}
 	var r AttachRun
+	var pids map[string]int
+	if d, ok := a.(interface{ daemonPIDs() map[string]int }); ok {
+		pids = d.daemonPIDs()
+	}
+	cpu := newCPUMeter(pids)
+	if err := cpu.begin(); err != nil {
+		return r, err
+	}
 	t0 := time.Now()
 	adds, err := parallel(ps, workers, func(p *benchPod) (time.Duration, error) { return a.add(ctx, p) })
 	r.Wall = time.Since(t0)
 	r.Add = adds
+	if used, cerr := cpu.end(); cerr == nil {
+		r.AddCPU = used
+	} else if err == nil {
+		err = cerr
+	}
 	if err != nil {
 		// Undo what was attached, then report.
 		_, _ = parallel(ps, workers, func(p *benchPod) (time.Duration, error) { return a.del(ctx, p) })

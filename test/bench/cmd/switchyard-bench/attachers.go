@@ -37,6 +37,9 @@ type cniAttacher struct {
 	nodeNS string
 	cfg    *libcni.CNIConfig
 	list   *libcni.NetworkConfigList
+	// daemons are the node's long-running processes whose CPU time the benchmark reports, by name (none for the
+	// reference plugins, which run only as the plugin processes themselves).
+	daemons map[string]int
 }
 
 // newCNIAttacher loads the conflist at path, with plugins from binDirs and the libcni cache in cacheDir.
@@ -47,6 +50,8 @@ func newCNIAttacher(nodeNS, conflist string, binDirs []string, cacheDir string) 
 	}
 	return &cniAttacher{nodeNS: nodeNS, cfg: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil), list: list}, nil
 }
+
+func (a *cniAttacher) daemonPIDs() map[string]int { return a.daemons }
 
 func (a *cniAttacher) rt(p *benchPod) *libcni.RuntimeConf {
 	return &libcni.RuntimeConf{ContainerID: p.containerID, NetNS: p.netnsPath(), IfName: "eth0",

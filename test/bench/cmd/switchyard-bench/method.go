@@ -18,7 +18,13 @@ const methodText = "## Method\n\n" +
 	"plugin's Linux bridge lives there. *floor*: Switchyard's own veth code (`cni/podnet.Setup`/`Teardown`: veth pair, " +
 	"MAC, MTU, tx checksum off, address, default route, node side NOARP and up) called in-process with an in-memory " +
 	"address counter: no plugin process, no IPAM files, no switch. Pod namespaces are created before the timed calls " +
-	"and removed after. p50/p99 are nearest-rank percentiles of the per-pod call durations of one repetition.\n\n" +
+	"and removed after. p50/p99 are nearest-rank percentiles of the per-pod call durations of one repetition. CPU " +
+	"times per ADD come from /proc (10 ms ticks) at the start and the end of the ADD phase: the machine's busy time " +
+	"(everything running then, the harness included, so other work on the machine inflates it: see the load average " +
+	"above) and each Switchyard daemon's own, threads and waited-for children included. With OVS's userspace " +
+	"datapath, ovs-vswitchd's single main thread handles the new port (a full bridge reconfiguration), every link " +
+	"change in its namespace (a route dump and an address dump, both growing with the node's interfaces) and the " +
+	"pod's flow bundle, one after the other: its CPU time per ADD is the floor of Switchyard's sequential latency.\n\n" +
 	"**Datapath.** All same-machine paths exist at once and are measured in turn within each repetition. *veth*: two " +
 	"namespaces joined by a veth pair with default offloads (the physical limit of this machine); *veth tx off*: the " +
 	"same with tx checksum offload off, which the userspace datapath forces on OVS pods (it also disables TSO); " +

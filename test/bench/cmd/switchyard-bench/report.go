@@ -142,6 +142,7 @@ func (r *Report) attachSection(b *strings.Builder, plotDir, rel string) error {
 			b.WriteString("\n")
 		}
 	}
+	r.attachCPU(b)
 	cats := []string{"ADD p50 seq", "ADD p99 seq", "ADD p50 conc", "ADD p99 conc", "DEL p50 seq", "DEL p50 conc"}
 	var series []Series
 	for _, v := range attachVariants {
@@ -160,6 +161,30 @@ func (r *Report) attachSection(b *strings.Builder, plotDir, rel string) error {
 	}
 	fmt.Fprintf(b, "\n![CNI latency](%s/attach.svg)\n\n", rel)
 	return nil
+}
+
+// attachCPU tells where the CPU time of the ADD phase goes: the whole machine per ADD for every variant (plugin
+// processes, daemons, kernel work on their behalf, and the harness), and Switchyard's daemons on their own.
+func (r *Report) attachCPU(b *strings.Builder) {
+	a := r.Attach
+	if a.Figure("switchyard", "sequential", cpuPerAdd(machineCPU)).Median == 0 {
+		return // results of a run before CPU times were measured
+	}
+	b.WriteString("\nCPU time per ADD during the ADD phase, ms (the machine: every process and the kernel; the daemons: " +
+		"their threads and the processes they ran, such as the agent's ovs-ofctl):\n\n" +
+		"| used by | sequential | concurrent |\n|---|---|---|\n")
+	rows := []struct{ variant, who, name string }{
+		{"switchyard", machineCPU, "machine, Switchyard"},
+		{"switchyard", "ovs-vswitchd", "ovs-vswitchd (Switchyard)"},
+		{"switchyard", "agent", "switchyard-agent"},
+		{"switchyard", "ovsdb-server", "ovsdb-server (Switchyard)"},
+		{"bridge", machineCPU, "machine, bridge + host-local"},
+		{"floor", machineCPU, "machine, floor"},
+	}
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", row.name, a.Figure(row.variant, "sequential", cpuPerAdd(row.who)).cell("%.1f"),
+			a.Figure(row.variant, "concurrent", cpuPerAdd(row.who)).cell("%.1f"))
+	}
 }
 
 func (r *Report) datapathSection(b *strings.Builder, plotDir, rel string) error {
