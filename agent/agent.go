@@ -34,6 +34,7 @@ import (
 	"github.com/switchyard-net/switchyard/flows"
 	"github.com/switchyard-net/switchyard/ovs/openflow"
 	"github.com/switchyard-net/switchyard/ovs/ovsdb"
+	"github.com/switchyard-net/switchyard/ovs/unixctl"
 )
 
 // pipelineOwner owns the node's static flows.
@@ -58,6 +59,7 @@ type Agent struct {
 	snat      *snat.Masquerade
 
 	podConntrack  *podconntrack.Flusher // flushes deleted remote pods' connections; nil in standalone use
+	ctCtl         *unixctl.Client       // podConntrack's connection to ovs-vswitchd; nil in standalone use
 	deniedLogging bool                  // the meter of logged denials is set (deniedlog.go)
 	events        *events.Recorder      // Events on objects the agent cannot fully realize; nil in standalone use
 
@@ -98,6 +100,9 @@ func Run(ctx context.Context, cfg config.Config, log logrus.FieldLogger) error {
 		}
 		if a.of != nil {
 			a.of.Close()
+		}
+		if a.ctCtl != nil {
+			a.ctCtl.Close()
 		}
 		a.events.Stop()
 	}()

@@ -7,6 +7,8 @@ import (
 	"github.com/switchyard-net/switchyard/agent/metrics"
 	"github.com/switchyard-net/switchyard/agent/networkpolicy"
 	"github.com/switchyard-net/switchyard/agent/podconntrack"
+	"github.com/switchyard-net/switchyard/ovs/openflow"
+	"github.com/switchyard-net/switchyard/ovs/unixctl"
 )
 
 // NetworkPolicy (docs/networkpolicy.md): the networkpolicy controller programs EgressRule and IngressRule from
@@ -20,7 +22,7 @@ func (a *Agent) stagePolicies(ctx context.Context) error {
 	if a.kube == nil {
 		return nil
 	}
-	a.podConntrack = podconntrack.New(a.flushConntrackOf, a.log.WithField("component", "podconntrack"))
+	a.podConntrack = podconntrack.New(a.conntrackDatapath(), a.log.WithField("component", "podconntrack"))
 	c, err := networkpolicy.New(networkpolicy.Config{NodeName: a.cfg.NodeName, PodGone: a.podConntrack.Gone,
 		PurgeDatapath: a.of.PurgeDatapathFlows,
 		DeniedLogging: a.deniedLogging, LogDenied: a.cfg.LogDeniedConnections, Events: a.events}, a.kube,
@@ -52,9 +54,25 @@ func (a *Agent) runPolicies(ctx context.Context) error {
 	return a.policies.Run(ctx)
 }
 
-// flushConntrackOf flushes the conntrack entries of a deleted remote pod's address.
-func (a *Agent) flushConntrackOf(ctx context.Context, ip netip.Addr) error {
-	return a.flushConntrack(ctx, ip.AsSlice())
+// conntrackDatapath is the pipeline's and the SNAT zone of this node's ovs-vswitchd, for package podconntrack. Its
+// dumps and exact-tuple flushes go over a unixctl connection of their own (closed when the agent stops), so that
+// they do not queue behind the pod attachments' commands.
+func (a *Agent) conntrackDatapath() podconntrack.OVS {
+	target, runDir := a.cfg.VswitchdCtl, a.cfg.OVSRunDir
+	if target == "" {
+		target = "ovs-vswitchd"
+	}
+	if runDir == "" {
+		runDir = openflow.DefaultRunDir
+	}
+	a.ctCtl = unixctl.New(target, runDir)
+	return podconntrack.OVS{
+		Appctl: a.ctCtl.Call,
+		Zones:  []uint16{uint16(a.cfg.CTZone), uint16(a.cfg.SNATCTZone)},
+		FlushAddrIn: func(ctx context.Context, zone uint16, ip netip.Addr) error {
+			return a.of.FlushConntrack(ctx, zone, ip.AsSlice())
+		},
+	}
 }
 
 // localPort finds a local pod's attachment: its address and OpenFlow port.
