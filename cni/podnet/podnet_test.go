@@ -41,8 +41,8 @@ func TestSetupCheckGARPTeardown(t *testing.T) {
 			return err
 		}
 		a := host.Attrs()
-		if host.Type() != "veth" || a.MTU != 1450 || a.Flags&net.FlagUp == 0 || a.RawFlags&unix.IFF_NOARP == 0 {
-			t.Errorf("host veth: type %s, MTU %d, flags %v, raw flags %#x; want veth, 1450, up, NOARP",
+		if host.Type() != "veth" || a.MTU != 1450 || a.Flags&net.FlagUp == 0 || a.RawFlags&unix.IFF_NOARP == 0 || a.Promisc == 0 {
+			t.Errorf("host veth: type %s, MTU %d, flags %v, raw flags %#x; want veth, 1450, up, NOARP, promiscuous",
 				host.Type(), a.MTU, a.Flags, a.RawFlags)
 		}
 		if a.Index != att.HostIndex || !bytes.Equal(a.HardwareAddr, att.HostMAC) {

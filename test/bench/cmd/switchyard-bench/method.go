@@ -16,7 +16,7 @@ const methodText = "## Method\n\n" +
 	"the reference conflist (Linux bridge with the gateway address, no masquerade, host-local IPAM with its own data " +
 	"directory) invoked the same way. The plugins are executed from a thread inside the node namespace, so the bridge " +
 	"plugin's Linux bridge lives there. *floor*: Switchyard's own veth code (`cni/podnet.Setup`/`Teardown`: veth pair, " +
-	"MAC, MTU, tx checksum off, address, default route, node side NOARP and up) called in-process with an in-memory " +
+	"MAC, MTU, tx checksum off, address, default route, node side NOARP, promiscuous and up) called in-process with an in-memory " +
 	"address counter: no plugin process, no IPAM files, no switch. Pod namespaces are created before the timed calls " +
 	"and removed after. p50/p99 are nearest-rank percentiles of the per-pod call durations of one repetition. CPU " +
 	"times per ADD come from /proc (10 ms ticks) at the start and the end of the ADD phase: the machine's busy time " +
