@@ -108,14 +108,28 @@ func (a *Allocator) CIDR() *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-// Allocate returns the address owned by key, allocating the next free one if key has none.
+// Allocate returns the address owned by key, allocating the next free one if key has none, durably.
 // Calling it again with the same key returns the same address.
 func (a *Allocator) Allocate(key Key) (net.IP, error) {
+	ip, durable, err := a.AllocateUnsynced(key)
+	if err == nil {
+		err = durable()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ip, nil
+}
+
+// AllocateUnsynced is Allocate without waiting for the disk: the allocation is recorded (other allocators see it at
+// once) but survives a crash of the node only once durable has returned nil. The caller must call durable before it
+// hands the address out; it may do other work meanwhile (the pod's veth and flows during a CNI ADD).
+func (a *Allocator) AllocateUnsynced(key Key) (ip net.IP, durable func() error, err error) {
 	if err := key.validate(); err != nil {
-		return nil, fmt.Errorf("ipam: allocate: %w", err)
+		return nil, nil, fmt.Errorf("ipam: allocate: %w", err)
 	}
 	var got netip.Addr
-	err := a.update(func(st *diskState) error {
+	err = a.update(func(st *diskState) error {
 		for _, addr := range st.addrsOf(key) {
 			if a.rng.allocatable(addr) {
 				got = addr
@@ -139,13 +153,16 @@ func (a *Allocator) Allocate(key Key) (net.IP, error) {
 		st.byIP[addr], st.last, got = key, addr, addr
 		return nil
 	})
-	if err == nil {
-		err = a.store.syncAllocation(got) // durable before the caller hands the address out
-	}
 	if err != nil {
-		return nil, fmt.Errorf("ipam: network %q: allocate for %s/%s: %w", a.network, key.ContainerID, key.IfName, err)
+		return nil, nil, fmt.Errorf("ipam: network %q: allocate for %s/%s: %w", a.network, key.ContainerID, key.IfName, err)
 	}
-	return net.IP(got.AsSlice()), nil
+	durable = func() error {
+		if err := a.store.syncAllocation(got); err != nil {
+			return fmt.Errorf("ipam: network %q: allocate for %s/%s: %w", a.network, key.ContainerID, key.IfName, err)
+		}
+		return nil
+	}
+	return net.IP(got.AsSlice()), durable, nil
 }
 
 // Release frees every address owned by key, including stale ones. Releasing a key that owns

@@ -135,8 +135,9 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 		}
 	}()
 	// 1. An address from the node's pod CIDR, and an OpenFlow port number.
+	// The allocation reaches the disk (fsync) while the rest is done; ADD answers only once it is durable.
 	done := took.time("ipam")
-	ip, err := m.ipam.Allocate(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName})
+	ip, durable, err := m.ipam.AllocateUnsynced(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName})
 	done()
 	if err != nil {
 		return nil, apiErr(cnitypes.ErrTryAgainLater, "allocating an IP for %s: %v", p.Ref(), err)
@@ -144,6 +145,17 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 	undo = append(undo, func() {
 		m.logUndo(p, "release IP", m.ipam.Release(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName}))
 	})
+	syncDone := make(chan error, 1)
+	go func() {
+		defer took.time("ipam-sync")()
+		syncDone <- durable()
+	}()
+	synced := false
+	defer func() { // a failed ADD waits too, before its undo releases the allocation
+		if !synced {
+			<-syncDone
+		}
+	}()
 	p.IP = &net.IPNet{IP: ip, Mask: m.set.Node.PodCIDR.Mask}
 	p.MAC = podnet.PodMAC(ip)
 	done = took.time("pick")
@@ -168,6 +180,11 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 	}
 	if err != nil {
 		return nil, err
+	}
+
+	synced = true
+	if err := <-syncDone; err != nil {
+		return nil, apiErr(cnitypes.ErrIOFailure, "recording the IP of %s: %v", p.Ref(), err)
 	}
 
 	// 3. Tell the neighbours (the node's host stack) where the address lives now. The flows are in, so the pod
