@@ -277,8 +277,8 @@ const (
 
 // Del detaches a pod. It is idempotent: a missing pod, netns, port, veth or allocation is success. The pod's flows,
 // its OVS port and its veth are removed at the same time (without its flows nothing is sent to the port, and a
-// port without its device carries nothing either), then its conntrack entries; the IP is released last so it
-// cannot be reused while still plumbed, and the OpenFlow port number with it.
+// port without its device carries nothing either), its conntrack entries as soon as its flows are gone; the IP is
+// released last so it cannot be reused while still plumbed, and the OpenFlow port number with it.
 func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
 	took := newSteps()
 	key := Key{ContainerID: req.ContainerID, IfName: req.IfName}
@@ -294,24 +294,32 @@ func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
 	}
 	var flowsErr, portErr, vethErr error
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		if known {
-			defer took.time("flows")()
-			flowsErr = m.flows.Delete(ctx, p.owner())
-		}
-	}()
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		defer took.time("port")()
 		portErr = m.ports.DeletePort(ctx, m.set.Bridge, p.HostIfName)
 	}()
-	go func() {
+	go func() { // the slowest step: the kernel waits for grace periods before the pair is gone
 		defer wg.Done()
 		defer took.time("veth")()
 		vethErr = podnet.Teardown(netns, key.IfName, p.HostIfName)
 	}()
+	if known {
+		done := took.time("flows")
+		flowsErr = m.flows.Delete(ctx, p.owner())
+		done()
+	}
+	// With the pod's flows gone the switch neither delivers to it nor takes from it: its conntrack entries can go
+	// while the veth is still being removed.
+	if flowsErr == nil && m.set.FlushConntrack != nil && p.IP != nil {
+		done := took.time("conntrack")
+		err := m.set.FlushConntrack(ctx, p.IP.IP)
+		done()
+		if err != nil {
+			m.log.WithError(err).WithField("pod", p.Ref()).Warn("flushing the conntrack entries of the detached pod")
+		}
+	}
 	wg.Wait()
 	switch {
 	case flowsErr != nil:
@@ -320,14 +328,6 @@ func (m *Manager) Del(ctx context.Context, req api.CNIRequest) error {
 		return apiErr(cnitypes.ErrTryAgainLater, "deleting OVS port %s: %v", p.HostIfName, portErr)
 	case vethErr != nil:
 		return apiErr(cnitypes.ErrTryAgainLater, "removing veth %s: %v", p.HostIfName, vethErr)
-	}
-	if m.set.FlushConntrack != nil && p.IP != nil {
-		done := took.time("conntrack")
-		err := m.set.FlushConntrack(ctx, p.IP.IP)
-		done()
-		if err != nil {
-			m.log.WithError(err).WithField("pod", p.Ref()).Warn("flushing the conntrack entries of the detached pod")
-		}
 	}
 	done := took.time("ipam")
 	err := m.ipam.Release(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName})
