@@ -178,7 +178,7 @@ func (a *Agent) start(ctx context.Context) error {
 
 	vswitchdCtl := a.cfg.VswitchdCtl
 	a.of = openflow.New(openflow.Config{Bridge: a.cfg.Bridge, RunDir: a.cfg.OVSRunDir, VswitchdCtl: vswitchdCtl,
-		PrestartBundles: true})
+		PrestartBundles: true, NativeBundles: true})
 	if err := a.waitOpenFlow(ctx); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package openflow
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,12 @@ func (c *Client) Bundle(ctx context.Context, mods []Mod) error {
 	if err != nil {
 		return err
 	}
+	if c.native != nil {
+		done, err := c.nativeBundle(ctx, mods)
+		if done {
+			return err
+		}
+	}
 	if !c.prestart {
 		_, err = c.ofctl(ctx, text, "bundle", c.target, "-")
 		return err
@@ -34,6 +41,37 @@ func (c *Client) Bundle(ctx context.Context, mods []Mod) error {
 		return c.classify("ovs-ofctl bundle", text, string(stderr)+string(stdout), err)
 	}
 	return nil
+}
+
+// nativeBundle tries the bundle on the kept-open OpenFlow connection. done is false when ovs-ofctl must apply it:
+// a mod the native encoder does not know, or a connection that failed (adds and strict deletes may be applied
+// twice, so a bundle that did get through before the failure is harmlessly applied again).
+func (c *Client) nativeBundle(ctx context.Context, mods []Mod) (done bool, err error) {
+	err = c.native.bundle(ctx, mods)
+	var rej *rejection
+	switch {
+	case err == nil:
+		c.nativeApplied.Add(1)
+		return true, nil
+	case errors.As(err, &rej):
+		c.nativeApplied.Add(1)
+		what := "the bundle"
+		if rej.mod >= 0 && rej.mod < len(mods) {
+			what, _ = mods[rej.mod].Line()
+		}
+		return true, &RejectedError{Command: "openflow bundle", Output: fmt.Sprintf("%s: %s", rej.err, what)}
+	case ctx.Err() != nil:
+		return true, &CommandError{Command: "openflow bundle", Err: err}
+	default: // errNotEncodable, or the connection failed
+		c.nativeFallback.Add(1)
+		return false, nil
+	}
+}
+
+// NativeBundleCounts says how many bundles went over the native OpenFlow connection and how many fell back to
+// ovs-ofctl (Config.NativeBundles).
+func (c *Client) NativeBundleCounts() (native, fallback int64) {
+	return c.nativeApplied.Load(), c.nativeFallback.Load()
 }
 
 // bundleProc is an `ovs-ofctl bundle <switch> -` process started before it is needed (Config.PrestartBundles): it

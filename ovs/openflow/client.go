@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/digitalocean/go-openvswitch/ovs"
 
@@ -34,6 +35,9 @@ type Config struct {
 	// PrestartBundles keeps one `ovs-ofctl bundle` process started ahead of the next Bundle, so that a
 	// bundle does not wait for a process to start (the agent's pod attachments). Call Close to stop it.
 	PrestartBundles bool
+	// NativeBundles applies bundles of flow adds and strict deletes over an OpenFlow connection kept open to the
+	// bridge instead of an ovs-ofctl process each (nativeconn.go); other bundles still go through ovs-ofctl.
+	NativeBundles bool
 }
 
 // Client programs one bridge over OpenFlow 1.5 with ovs-ofctl and inspects it with ovs-vswitchd's unixctl
@@ -45,6 +49,10 @@ type Client struct {
 	runDir  string
 	appctlT string
 	ctl     *unixctl.Client
+
+	native         *nativeConn // nil unless Config.NativeBundles
+	nativeApplied  atomic.Int64
+	nativeFallback atomic.Int64
 
 	prestart bool
 	spareMu  sync.Mutex
@@ -67,6 +75,9 @@ func New(cfg Config) *Client {
 		c.appctlT = "ovs-vswitchd"
 	}
 	c.ctl = unixctl.New(c.appctlT, c.runDir)
+	if cfg.NativeBundles {
+		c.native = newNativeConn(c.target)
+	}
 	return c
 }
 
@@ -161,6 +172,9 @@ func (c *Client) appctl(ctx context.Context, args ...string) (string, error) {
 // if any. Bundles still work afterwards, each starting its own process.
 func (c *Client) Close() {
 	c.ctl.Close()
+	if c.native != nil {
+		c.native.close()
+	}
 	c.spareMu.Lock()
 	c.closed = true
 	c.spareMu.Unlock()

@@ -172,7 +172,8 @@ func startWorker(fs *flag.FlagSet, args []string) (context.Context, *privateovs.
 		done()
 		return nil, nil, nil, nil, err
 	}
-	store := flows.NewStore(openflow.New(openflow.Config{Bridge: "br-int", RunDir: o.RunDir, VswitchdCtl: o.VswitchdCtl()}))
+	store := flows.NewStore(openflow.New(openflow.Config{Bridge: "br-int", RunDir: o.RunDir, VswitchdCtl: o.VswitchdCtl(),
+		NativeBundles: true}))
 	if err := store.Stage(flows.Owner{Category: flows.Pipeline, Key: "node"}, flows.PipelineFlows(cpNode()), nil); err != nil {
 		done()
 		return nil, nil, nil, nil, err

@@ -86,7 +86,7 @@ func npWorkerMain(args []string) error {
 	defer pprof.StopCPUProfile()
 	cpu0 := cpuSeconds()
 	t0 := time.Now()
-	of := openflow.New(openflow.Config{Bridge: "br-int", RunDir: o.RunDir, VswitchdCtl: o.VswitchdCtl()})
+	of := openflow.New(openflow.Config{Bridge: "br-int", RunDir: o.RunDir, VswitchdCtl: o.VswitchdCtl(), NativeBundles: true})
 	ctl, err := networkpolicy.New(networkpolicy.Config{NodeName: synthetic.LocalNode, PurgeDatapath: of.PurgeDatapathFlows},
 		cs, store, ports.lookup, log)
 	if err != nil {
