@@ -13,54 +13,8 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
-)
 
-// Timeouts bound each kind of call to the agent. A zero field takes its default from
-// DefaultTimeouts.
-type Timeouts struct {
-	// Connect bounds dialing the socket. A missing socket or a refused connection fails at once
-	// regardless; this only matters when the agent's accept backlog is full.
-	Connect time.Duration
-	Add     time.Duration
-	Del     time.Duration
-	Check   time.Duration
-	GC      time.Duration
-	Status  time.Duration
-	// Request bounds calls made through Do (for example yardctl's GET endpoints).
-	Request time.Duration
-}
-
-// DefaultTimeouts returns the timeouts used for zero fields of Timeouts.
-func DefaultTimeouts() Timeouts {
-	return Timeouts{
-		Connect: 2 * time.Second,
-		Add:     60 * time.Second,
-		Del:     30 * time.Second,
-		Check:   30 * time.Second,
-		GC:      60 * time.Second,
-		Status:  5 * time.Second,
-		Request: 10 * time.Second,
-	}
-}
-
-// withDefaults fills every zero field from DefaultTimeouts.
-func (t Timeouts) withDefaults() Timeouts {
-	d := DefaultTimeouts()
-	for _, f := range []struct{ got, def *time.Duration }{
-		{&t.Connect, &d.Connect}, {&t.Add, &d.Add}, {&t.Del, &d.Del}, {&t.Check, &d.Check},
-		{&t.GC, &d.GC}, {&t.Status, &d.Status}, {&t.Request, &d.Request},
-	} {
-		if *f.got <= 0 {
-			*f.got = *f.def
-		}
-	}
-	return t
-}
-
-// Limits on how much of an answer the client reads.
-const (
-	maxAnswerBytes = 32 << 20
-	maxErrorBytes  = 64 << 10
+	"github.com/switchyard-net/switchyard/cni/api/wire"
 )
 
 // Client calls the switchyard-agent's local API: HTTP with JSON bodies over a unix socket.
@@ -76,7 +30,7 @@ type Client struct {
 
 // NewClient returns a client for the agent listening on the unix socket at socket.
 func NewClient(socket string, timeouts Timeouts) *Client {
-	timeouts = timeouts.withDefaults()
+	timeouts = timeouts.WithDefaults()
 	dialer := &net.Dialer{Timeout: timeouts.Connect}
 	transport := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -91,7 +45,7 @@ func NewClient(socket string, timeouts Timeouts) *Client {
 // NewRemoteClient returns a client for an agent's remote API at base ("https://192.168.77.11:10351"), sending
 // requests through rt (which authenticates them and checks the agent's certificate).
 func NewRemoteClient(base string, rt http.RoundTripper, timeouts Timeouts) *Client {
-	return &Client{socket: base, base: strings.TrimSuffix(base, "/"), timeouts: timeouts.withDefaults(), http: &http.Client{Transport: rt}}
+	return &Client{socket: base, base: strings.TrimSuffix(base, "/"), timeouts: timeouts.WithDefaults(), http: &http.Client{Transport: rt}}
 }
 
 // Socket returns the path of the unix socket the client dials.
@@ -179,10 +133,10 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 		return c.answerError(method, path, resp)
 	}
 	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, wire.MaxAnswerBytes))
 		return nil
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBytes)).Decode(out); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, wire.MaxAnswerBytes)).Decode(out); err != nil {
 		if ctx.Err() != nil {
 			return c.unreachable(ctx, timeout, method, path, err)
 		}
@@ -208,7 +162,7 @@ func (c *Client) unreachable(ctx context.Context, timeout time.Duration, method,
 
 // answerError decodes the api.Error of a non-2xx answer into a *types.Error.
 func (c *Client) answerError(method, path string, resp *http.Response) error {
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, wire.MaxErrorBytes))
 	var apiErr Error
 	if json.Unmarshal(raw, &apiErr) == nil && apiErr.Code != 0 {
 		return types.NewError(apiErr.Code, apiErr.Msg, apiErr.Details)

@@ -19,7 +19,7 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 	"github.com/sirupsen/logrus"
 
-	"github.com/switchyard-net/switchyard/cni/api"
+	"github.com/switchyard-net/switchyard/cni/api/wire"
 )
 
 // PluginType is the "type" the network configuration must name.
@@ -49,7 +49,7 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`)
 type NetConf struct {
 	types.PluginConf
 
-	// AgentSocket is the agent's local API socket; api.DefaultSocket when not set.
+	// AgentSocket is the agent's local API socket; wire.DefaultSocket when not set.
 	AgentSocket string `json:"agentSocket,omitempty"`
 	// MTU, when not zero, overrides the pod MTU the agent would choose.
 	MTU int `json:"mtu,omitempty"`
@@ -86,7 +86,7 @@ func Parse(stdin []byte) (*NetConf, error) {
 		return nil, err
 	}
 	if conf.AgentSocket == "" {
-		conf.AgentSocket = api.DefaultSocket
+		conf.AgentSocket = wire.DefaultSocket
 	}
 	if conf.LogLevel == "" {
 		conf.LogLevel = DefaultLogLevel

@@ -15,7 +15,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	cniversion "github.com/containernetworking/cni/pkg/version"
 
-	"github.com/switchyard-net/switchyard/cni/api"
+	"github.com/switchyard-net/switchyard/cni/api/wire"
 	"github.com/switchyard-net/switchyard/cni/config"
 )
 
@@ -35,8 +35,8 @@ type Plugin struct {
 	Stdout io.Writer
 	// Stderr receives the log when the network config names no logFile.
 	Stderr io.Writer
-	// Timeouts bound the calls to the agent; zero fields take api.DefaultTimeouts.
-	Timeouts api.Timeouts
+	// Timeouts bound the calls to the agent; zero fields take wire.DefaultTimeouts.
+	Timeouts wire.Timeouts
 }
 
 // New returns a Plugin writing to the process's stdout and stderr with default timeouts.
@@ -62,7 +62,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	log, closeLog := p.logger(conf, config.CmdAdd, env)
 	defer closeLog()
 
-	att, err := p.client(conf).Add(context.Background(), request(conf, env))
+	att, err := p.client(conf).add(context.Background(), request(conf, env))
 	if err != nil {
 		log.WithError(err).Error("agent refused ADD")
 		return err
@@ -95,7 +95,7 @@ func (p *Plugin) Del(args *skel.CmdArgs) error {
 		log.WithField("netns", req.Netns).Info("network namespace already gone; asking the agent to clean up without it")
 		req.Netns = ""
 	}
-	err = p.client(conf).Del(context.Background(), req)
+	err = p.client(conf).del(context.Background(), req)
 	var cniErr *types.Error
 	if errors.As(err, &cniErr) && cniErr.Code == types.ErrUnknownContainer {
 		log.Info("agent has no such attachment; nothing to delete")
@@ -123,7 +123,7 @@ func (p *Plugin) Check(args *skel.CmdArgs) error {
 	log, closeLog := p.logger(conf, config.CmdCheck, env)
 	defer closeLog()
 
-	att, err := p.client(conf).Check(context.Background(), request(conf, env))
+	att, err := p.client(conf).check(context.Background(), request(conf, env))
 	if err != nil {
 		log.WithError(err).Error("agent failed CHECK")
 		return err
@@ -149,11 +149,11 @@ func (p *Plugin) GC(args *skel.CmdArgs) error {
 	log, closeLog := p.logger(conf, "GC", nil)
 	defer closeLog()
 
-	req := api.GCRequest{Network: conf.Name, Valid: make([]api.AttachmentKey, 0, len(conf.ValidAttachments))}
+	req := wire.GCRequest{Network: conf.Name, Valid: make([]wire.AttachmentKey, 0, len(conf.ValidAttachments))}
 	for _, a := range conf.ValidAttachments {
-		req.Valid = append(req.Valid, api.AttachmentKey{ContainerID: a.ContainerID, IfName: a.IfName})
+		req.Valid = append(req.Valid, wire.AttachmentKey{ContainerID: a.ContainerID, IfName: a.IfName})
 	}
-	resp, err := p.client(conf).GC(context.Background(), req)
+	resp, err := p.client(conf).gc(context.Background(), req)
 	if err != nil {
 		log.WithError(err).Error("agent failed GC")
 		return err
@@ -171,7 +171,7 @@ func (p *Plugin) Status(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	st, err := p.client(conf).Status(context.Background())
+	st, err := p.client(conf).status(context.Background())
 	if err != nil {
 		return types.NewError(types.ErrPluginNotAvailable, "switchyard-agent status unknown: "+err.Error(), "")
 	}
@@ -182,8 +182,8 @@ func (p *Plugin) Status(args *skel.CmdArgs) error {
 	return nil
 }
 
-func (p *Plugin) client(conf *config.NetConf) *api.Client {
-	return api.NewClient(conf.AgentSocket, p.Timeouts)
+func (p *Plugin) client(conf *config.NetConf) *agentClient {
+	return newAgentClient(conf.AgentSocket, p.Timeouts)
 }
 
 // parseAttachment validates the network config first, then the environment.
@@ -199,8 +199,8 @@ func parseAttachment(command string, args *skel.CmdArgs) (*config.NetConf, *conf
 	return conf, env, nil
 }
 
-func request(conf *config.NetConf, env *config.Env) api.CNIRequest {
-	return api.CNIRequest{
+func request(conf *config.NetConf, env *config.Env) wire.CNIRequest {
+	return wire.CNIRequest{
 		Network:      conf.Name,
 		ContainerID:  env.ContainerID,
 		Netns:        env.Netns,

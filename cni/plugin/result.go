@@ -9,7 +9,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
-	"github.com/switchyard-net/switchyard/cni/api"
+	"github.com/switchyard-net/switchyard/cni/api/wire"
 	"github.com/switchyard-net/switchyard/cni/config"
 )
 
@@ -19,7 +19,7 @@ const (
 	podIfIndex  = 1
 )
 
-// parsedAttachment is an api.Attachment with its addresses parsed and checked.
+// parsedAttachment is an wire.Attachment with its addresses parsed and checked.
 type parsedAttachment struct {
 	hostMAC, podMAC net.HardwareAddr
 	address         net.IPNet // pod IP with the subnet's mask
@@ -33,7 +33,7 @@ func badAttachment(field, value, why string) error {
 
 // parseAgentAttachment checks that the agent's attachment is complete and consistent with the
 // interface name the runtime asked for.
-func parseAgentAttachment(att *api.Attachment, ifName string) (*parsedAttachment, error) {
+func parseAgentAttachment(att *wire.Attachment, ifName string) (*parsedAttachment, error) {
 	if att.HostIfName == "" {
 		return nil, badAttachment("hostIfName", att.HostIfName, "empty")
 	}
@@ -67,7 +67,7 @@ func parseAgentAttachment(att *api.Attachment, ifName string) (*parsedAttachment
 
 // newResult builds the CNI 1.1 result of ADD: the host-side veth, the pod interface in its
 // sandbox, the pod address with its gateway, and a default route via the gateway.
-func newResult(att *api.Attachment, env *config.Env) (*types100.Result, error) {
+func newResult(att *wire.Attachment, env *config.Env) (*types100.Result, error) {
 	p, err := parseAgentAttachment(att, env.IfName)
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func mismatch(field, prev, agent string) error {
 
 // compareWithPrevResult checks that the attachment the agent reports is the one described by
 // prevResult: interface names, MACs, sandbox, and the pod's address and gateway.
-func compareWithPrevResult(prev *types100.Result, att *api.Attachment, env *config.Env) error {
+func compareWithPrevResult(prev *types100.Result, att *wire.Attachment, env *config.Env) error {
 	p, err := parseAgentAttachment(att, env.IfName)
 	if err != nil {
 		return err
