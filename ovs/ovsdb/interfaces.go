@@ -57,21 +57,24 @@ func (c *Client) Ports(bridge string) []PortInfo {
 // OfportsInUse returns, from the cache, every OpenFlow port number that an interface of the bridge has or has
 // asked for (ofport and ofport_request): the numbers a new port must not request.
 func (c *Client) OfportsInUse(bridge string) map[int32]bool {
-	ctx, cancel := readContext()
-	defer cancel()
 	used := map[int32]bool{}
-	br, err := c.bridgeByName(ctx, bridge)
-	if err != nil || br == nil {
-		return used
-	}
 	// Read the cached rows in place (no copy per row: this runs on every pod ADD and the tables grow with the
 	// pods); they are read-only here.
 	tables := c.ovs.Cache()
 	if tables == nil {
 		return used
 	}
-	portTable, ifaceTable := tables.Table(vswitchd.PortTable), tables.Table(vswitchd.InterfaceTable)
-	if portTable == nil || ifaceTable == nil {
+	brTable, portTable, ifaceTable := tables.Table(vswitchd.BridgeTable), tables.Table(vswitchd.PortTable), tables.Table(vswitchd.InterfaceTable)
+	if brTable == nil || portTable == nil || ifaceTable == nil {
+		return used
+	}
+	var br *vswitchd.Bridge
+	for _, row := range brTable.RowsShallow() {
+		if b, ok := row.(*vswitchd.Bridge); ok && b.Name == bridge {
+			br = b
+		}
+	}
+	if br == nil {
 		return used
 	}
 	ports, ifaces := portTable.RowsShallow(), ifaceTable.RowsShallow()

@@ -24,6 +24,17 @@ func TestInternalPortWithMACAndOfportRequest(t *testing.T) {
 	if err != nil || ofport != 7 {
 		t.Fatalf("WaitOfport(gw0) = %d, %v; want 7", ofport, err)
 	}
+	// OfportsInUse: the bridge's ofport and ofport_request numbers (gw0's 7 and LOCAL), not another bridge's.
+	e.ensureBridge(t, "br-other")
+	if err := e.c.EnsurePort(e.ctx, PortSpec{Bridge: "br-other", Name: "o9", Type: InterfaceInternal, OfportRequest: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.WaitOfport(e.ctx, "o9"); err != nil {
+		t.Fatal(err)
+	}
+	if used := e.c.OfportsInUse("br-int"); !used[7] || used[9] || len(used) != 2 {
+		t.Fatalf("OfportsInUse(br-int) = %v, want 7 and LOCAL (65534) only", used)
+	}
 	before := e.rowCounts(t)
 	nextCfg := e.vsctl(t, "get", "Open_vSwitch", ".", "next_cfg")
 	if err := e.c.EnsurePort(e.ctx, spec); err != nil {
