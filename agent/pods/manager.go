@@ -99,7 +99,7 @@ func (m *Manager) lock(k Key) func() {
 }
 
 // Add attaches a pod: IP, OpenFlow port number, then at the same time its flows on one side and its veth and OVS
-// port on the other, and a gratuitous ARP. Each step is undone if another fails, so a failed ADD leaves nothing
+// port on the other. Each step is undone if another fails, so a failed ADD leaves nothing
 // behind. It returns once the pod's flows are installed and its port is in the switch.
 //
 // The agent picks the port's OpenFlow number itself (ofport_request) instead of waiting for vswitchd to pick one,
@@ -187,13 +187,9 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 		return nil, apiErr(cnitypes.ErrIOFailure, "recording the IP of %s: %v", p.Ref(), err)
 	}
 
-	// 3. Tell the neighbours (the node's host stack) where the address lives now. The flows are in, so the pod
-	// already works; the announcement (two frames 10 ms apart) does not hold up the runtime's ADD.
-	go func() {
-		if err := podnet.SendGratuitousARP(req.Netns, key.IfName, ip, p.MAC); err != nil {
-			m.log.WithError(err).WithField("pod", p.Ref()).Debug("gratuitous ARP failed (the pod may already be gone)")
-		}
-	}()
+	// No gratuitous ARP: a pod's MAC is derived from its address (podnet.PodMAC), so no neighbour can hold another
+	// MAC for it, even for an address reused from a deleted pod; the node's host stack and the pods learn it from
+	// the switch's ARP responder. (Announcing it cost the switch two upcalls per pod, on the next pod's ADD.)
 
 	m.mu.Lock()
 	m.pods[key] = p

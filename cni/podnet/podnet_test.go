@@ -2,6 +2,7 @@ package podnet
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
 // setupPod runs Setup from inside node for a fresh pod netns and registers a Teardown.
@@ -92,7 +95,7 @@ func TestSetupCheckGARPTeardown(t *testing.T) {
 	t.Run("gratuitous ARP reaches the host veth", func(t *testing.T) {
 		in(t, node, func() error {
 			fd := openARPSniffer(t, att.HostIndex)
-			if err := SendGratuitousARP(pod.Path(), "eth0", cfg.IP.IP, cfg.MAC); err != nil {
+			if err := nettest.SendGratuitousARP(pod.Path(), "eth0", cfg.IP.IP, cfg.MAC); err != nil {
 				return err
 			}
 			waitForGARP(t, fd, cfg.IP.IP, cfg.MAC)
@@ -171,7 +174,7 @@ func openARPSniffer(t *testing.T, ifIndex int) int {
 // waitForGARP reads fd until a gratuitous ARP announcing ip at mac arrives, or fails.
 func waitForGARP(t *testing.T, fd int, ip net.IP, mac net.HardwareAddr) {
 	t.Helper()
-	want := garpFrame(ip.To4(), mac)[:42]
+	want := nettest.GARPFrame(ip.To4(), mac)[:42]
 	buf := make([]byte, 2048)
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
@@ -187,4 +190,11 @@ func waitForGARP(t *testing.T, fd int, ip net.IP, mac net.HardwareAddr) {
 		}
 	}
 	t.Fatalf("no gratuitous ARP for %s at %s seen on the host veth", ip, mac)
+}
+
+// htons converts a 16-bit value to network byte order, as packet sockets want their protocol.
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
 }

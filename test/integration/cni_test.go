@@ -14,7 +14,6 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 
-	"github.com/switchyard-net/switchyard/cni/podnet"
 	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
@@ -241,5 +240,5 @@ func sendARP(p *pod, ip string) error {
 	if err != nil {
 		return err
 	}
-	return podnet.SendGratuitousARP(p.netnsPath(), "eth0", net.ParseIP(ip), mac)
+	return nettest.SendGratuitousARP(p.netnsPath(), "eth0", net.ParseIP(ip), mac)
 }

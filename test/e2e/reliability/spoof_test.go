@@ -11,8 +11,8 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 
-	"github.com/switchyard-net/switchyard/cni/podnet"
 	"github.com/switchyard-net/switchyard/test/e2e/framework"
+	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
 // udpSink listens on a UDP port in a namespace and records the source address of every datagram.
@@ -138,7 +138,7 @@ func TestSpoofingCrossNode(t *testing.T) {
 	// ARP: the attacker claims the victim's IP (same node) and the receiver's (other node) with its own MAC.
 	hw, _ := net.ParseMAC(mac)
 	for _, ip := range []string{victim.Status.PodIP, receiver.Status.PodIP} {
-		if err := podnet.SendGratuitousARP("/run/netns/"+aNS, "eth0", net.ParseIP(ip), hw); err != nil {
+		if err := nettest.SendGratuitousARP("/run/netns/"+aNS, "eth0", net.ParseIP(ip), hw); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package podnet
+package nettest
 
 import (
 	"encoding/binary"
@@ -18,8 +18,9 @@ const (
 )
 
 // SendGratuitousARP announces ip at mac by sending gratuitous ARP requests (sender and target
-// address both ip, broadcast destination) out of ifName in the pod netns at netnsPath, so that
-// neighbours refresh stale cache entries for a reused address. ifName must be up.
+// address both ip, broadcast destination) out of ifName in the pod netns at netnsPath, as a pod (or a pod
+// impersonating another) would. ifName must be up. (The agent announces no pod: their MACs derive from their
+// addresses.)
 func SendGratuitousARP(netnsPath, ifName string, ip net.IP, mac net.HardwareAddr) error {
 	ip4 := ip.To4()
 	if ip4 == nil {
@@ -28,7 +29,7 @@ func SendGratuitousARP(netnsPath, ifName string, ip net.IP, mac net.HardwareAddr
 	if len(mac) != 6 {
 		return fmt.Errorf("gratuitous ARP on %q: %v is not a 6-byte MAC", ifName, mac)
 	}
-	frame := garpFrame(ip4, mac)
+	frame := GARPFrame(ip4, mac)
 	err := ns.WithNetNSPath(netnsPath, func(ns.NetNS) error {
 		link, err := netlink.LinkByName(ifName)
 		if err != nil {
@@ -62,9 +63,9 @@ func SendGratuitousARP(netnsPath, ifName string, ip net.IP, mac net.HardwareAddr
 	return nil
 }
 
-// garpFrame builds a broadcast Ethernet frame carrying an ARP request in which both the sender
+// GARPFrame builds a broadcast Ethernet frame carrying an ARP request in which both the sender
 // and the target protocol address are ip (RFC 5227 "ARP Announcement"), padded to 60 bytes.
-func garpFrame(ip net.IP, mac net.HardwareAddr) []byte {
+func GARPFrame(ip net.IP, mac net.HardwareAddr) []byte {
 	f := make([]byte, minFrame)
 	copy(f[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) // destination
 	copy(f[6:12], mac)                                       // source
