@@ -195,7 +195,8 @@ func (a *Agent) start(ctx context.Context) error {
 		a.log.WithFields(logrus.Fields{"ip": s.IP, "container": s.Key.ContainerID}).Warn("IPAM allocation outside the pod CIDR; CNI GC or DEL will release it")
 	}
 	a.pods = pods.NewManager(pods.Settings{Bridge: a.cfg.Bridge, Network: a.cfg.NetworkName, MTU: a.cfg.MTU,
-		TxChecksumOff: a.cfg.DatapathType == config.DatapathNetdev, Node: a.node, FlushConntrack: a.flushConntrack}, alloc, db, a.store,
+		TxChecksumOff: a.cfg.DatapathType == config.DatapathNetdev, Node: a.node, FlushConntrack: a.flushConntrack,
+		PortAdded: a.of.WatchPortAdded}, alloc, db, a.store,
 		a.log.WithField("component", "pods"))
 
 	a.setNotReady("reconciling flows")

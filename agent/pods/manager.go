@@ -47,6 +47,9 @@ type Settings struct {
 	// FlushConntrack, if set, removes the conntrack entries of a detached pod's IP (best effort: they would
 	// otherwise outlive the pod, for a day when established).
 	FlushConntrack func(ctx context.Context, ip net.IP) error
+	// PortAdded, if set, watches for the switch's report that a port was added (openflow.Client.WatchPortAdded):
+	// an ADD then waits for whichever comes first, that report or the port's number in OVSDB.
+	PortAdded func(name string) (wait func(context.Context) (uint32, error), stop func(), ok bool)
 }
 
 // Manager owns the pods attached on this node.
@@ -214,6 +217,14 @@ func (m *Manager) plumb(ctx context.Context, p *Pod, netns string, mtu int, took
 	p.HostMAC = att.HostMAC
 	*undo = append(*undo, func() { m.logUndo(p, "remove veth", podnet.Teardown(netns, p.IfName, p.HostIfName)) })
 
+	var added func(context.Context) (uint32, error)
+	if m.set.PortAdded != nil {
+		wait, stop, ok := m.set.PortAdded(p.HostIfName)
+		defer stop()
+		if ok {
+			added = wait
+		}
+	}
 	done = took.time("port")
 	err = m.ports.EnsurePort(ctx, ovsdb.PortSpec{Bridge: m.set.Bridge, Name: p.HostIfName,
 		OfportRequest: int(p.OFPort), ExternalIDs: p.ExternalIDs()})
@@ -225,9 +236,7 @@ func (m *Manager) plumb(ctx context.Context, p *Pod, netns string, mtu int, took
 		m.logUndo(p, "delete OVS port", m.ports.DeletePort(context.Background(), m.set.Bridge, p.HostIfName))
 	})
 	done = took.time("ofport")
-	wctx, cancel := context.WithTimeout(ctx, m.set.OfportTimeout)
-	got, err := m.ports.WaitOfport(wctx, p.HostIfName)
-	cancel()
+	got, err := m.waitOfport(ctx, p.HostIfName, added)
 	done()
 	if err != nil {
 		return apiErr(cnitypes.ErrInternal, "waiting for the ofport of %s: %v", p.HostIfName, err)
@@ -237,6 +246,43 @@ func (m *Manager) plumb(ctx context.Context, p *Pod, netns string, mtu int, took
 			p.HostIfName, got, p.OFPort, m.set.Bridge)
 	}
 	return nil
+}
+
+// waitOfport waits until vswitchd has the port: the switch's report of the added port (added, when watched: it
+// returns once the port forwards) or its number in OVSDB, whichever comes first. vswitchd writes the number at the
+// end of the reconfiguration that adds the port, which on a node with many ports takes a few milliseconds after
+// the port exists; an error it writes to OVSDB instead (a device it cannot open) ends the wait. A report that
+// cannot be had (the OpenFlow connection fails) leaves the wait to OVSDB.
+func (m *Manager) waitOfport(ctx context.Context, name string, added func(context.Context) (uint32, error)) (int32, error) {
+	wctx, cancel := context.WithTimeout(ctx, m.set.OfportTimeout)
+	defer cancel() // also ends the other wait once one has answered
+	if added == nil {
+		return m.ports.WaitOfport(wctx, name)
+	}
+	type answer struct {
+		ofport int32
+		err    error
+	}
+	fromDB, fromSwitch := make(chan answer, 1), make(chan answer, 1)
+	go func() {
+		n, err := m.ports.WaitOfport(wctx, name)
+		fromDB <- answer{n, err}
+	}()
+	go func() {
+		n, err := added(wctx)
+		fromSwitch <- answer{int32(n), err}
+	}()
+	for {
+		select {
+		case a := <-fromSwitch:
+			if a.err == nil {
+				return a.ofport, nil
+			}
+			fromSwitch = nil // OVSDB will tell
+		case a := <-fromDB:
+			return a.ofport, a.err
+		}
+	}
 }
 
 // reserveOfport picks the lowest OpenFlow port number that no port of the bridge has or has asked for, no pod

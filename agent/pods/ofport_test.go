@@ -1,8 +1,12 @@
 package pods
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -59,4 +63,45 @@ func TestConcurrentReservationsAreDistinct(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// dbOfport is the part of Ports that waitOfport reads: OVSDB's answer after a delay, or when ctx ends.
+type dbOfport struct {
+	Ports
+	after  time.Duration
+	ofport int32
+	err    error
+}
+
+func (d dbOfport) WaitOfport(ctx context.Context, _ string) (int32, error) {
+	select {
+	case <-time.After(d.after):
+		return d.ofport, d.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// waitOfport takes whichever comes first: the switch's report of the added port, or OVSDB's number or error.
+func TestWaitOfportTakesTheFirstAnswer(t *testing.T) {
+	slowDB := NewManager(Settings{OfportTimeout: 5 * time.Second}, nil, dbOfport{after: time.Hour}, nil, logrus.New())
+	reported := func(n uint32, err error) func(context.Context) (uint32, error) {
+		return func(context.Context) (uint32, error) { return n, err }
+	}
+	if n, err := slowDB.waitOfport(context.Background(), "sy1", reported(7, nil)); n != 7 || err != nil {
+		t.Fatalf("with the report first: %d, %v; want 7", n, err)
+	}
+	neverReported := func(ctx context.Context) (uint32, error) { <-ctx.Done(); return 0, ctx.Err() }
+	failing := NewManager(Settings{OfportTimeout: 5 * time.Second}, nil,
+		dbOfport{err: errors.New("could not open network device sy1")}, nil, logrus.New())
+	if _, err := failing.waitOfport(context.Background(), "sy1", neverReported); err == nil || !strings.Contains(err.Error(), "could not open") {
+		t.Fatalf("with vswitchd's error in OVSDB and no report: %v, want that error", err)
+	}
+	db := NewManager(Settings{OfportTimeout: 5 * time.Second}, nil, dbOfport{after: 10 * time.Millisecond, ofport: 9}, nil, logrus.New())
+	if n, err := db.waitOfport(context.Background(), "sy1", reported(0, errors.New("connection closed"))); n != 9 || err != nil {
+		t.Fatalf("with a failed report: %d, %v; want OVSDB's 9", n, err)
+	}
+	if n, err := db.waitOfport(context.Background(), "sy1", nil); n != 9 || err != nil {
+		t.Fatalf("without a watch: %d, %v; want OVSDB's 9", n, err)
+	}
 }

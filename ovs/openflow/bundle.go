@@ -68,6 +68,33 @@ func (c *Client) nativeBundle(ctx context.Context, mods []Mod) (done bool, err e
 	}
 }
 
+// WatchPortAdded watches for the switch's report that the port called name was added (over the native
+// connection, Config.NativeBundles). wait blocks until the report has come and the switch has answered a barrier
+// sent after it (so the port forwards: vswitchd has also updated its packet translation), and returns the port's
+// OpenFlow number; stop ends the watch. ok is false when nothing will be reported (no native connection open
+// yet): wait for OVSDB instead. The report comes while ovs-vswitchd reconfigures, before it writes the port's
+// number to OVSDB at the end of the reconfiguration, which on a node with many ports takes milliseconds.
+func (c *Client) WatchPortAdded(name string) (wait func(context.Context) (uint32, error), stop func(), ok bool) {
+	if c.native == nil {
+		return nil, func() {}, false
+	}
+	added, stop, ok := c.native.watchPortAdded(name)
+	if !ok {
+		return nil, stop, false
+	}
+	return func(ctx context.Context) (uint32, error) {
+		select {
+		case port := <-added:
+			if err := c.native.barrier(ctx); err != nil {
+				return 0, err
+			}
+			return port, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}, stop, true
+}
+
 // NativeBundleCounts says how many bundles went over the native OpenFlow connection and how many fell back to
 // ovs-ofctl (Config.NativeBundles).
 func (c *Client) NativeBundleCounts() (native, fallback int64) {

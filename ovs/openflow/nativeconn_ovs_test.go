@@ -1,9 +1,11 @@
 package openflow
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // nativeFlows are flows the native encoder knows: the shapes of a pod's flows (flows/testdata/pod.golden) and a
@@ -96,20 +98,45 @@ func TestNativeBundleFallsBackAndRejectsAtomically(t *testing.T) {
 		t.Fatalf("%d flows after the refused bundle, want only the first one: %+v", len(flows), flows)
 	}
 
-	// Break the connection behind the client's back.
+	// Break the connection behind the client's back: the next bundle falls back or connects again, and the one
+	// after goes natively.
 	c.native.mu.Lock()
-	if c.native.conn == nil {
+	conn := c.native.conn
+	c.native.mu.Unlock()
+	if conn == nil {
 		t.Fatal("no native connection open")
 	}
-	_ = c.native.conn.Close()
-	c.native.mu.Unlock()
+	_ = conn.Close()
 	mustBundle(t, c, addFlows(nativeFlows[1])...)
+	n0, _ := c.NativeBundleCounts()
 	mustBundle(t, c, addFlows(nativeFlows[2])...)
 	n, fb := c.NativeBundleCounts()
-	if fb != 2 || n != 2 { // the refused bundle, then one more natively after the fallback
-		t.Fatalf("native %d, fallbacks %d; want 2 and 2", n, fb)
+	if n != n0+1 || n+fb != 4 {
+		t.Fatalf("native %d, fallbacks %d (native %d before the last); want the last bundle native, 4 in all", n, fb, n0)
 	}
 	if flows := mustDumpFlows(t, c); len(flows) != 3 {
 		t.Fatalf("%d flows, want 3: %+v", len(flows), flows)
+	}
+
+	// Added ports are reported on the connection, with their numbers; other ports' watchers hear nothing.
+	wait, stop, ok := c.WatchPortAdded("pw1")
+	if !ok {
+		t.Fatal("WatchPortAdded: no connection")
+	}
+	defer stop()
+	waitOther, stopOther, _ := c.WatchPortAdded("pw2")
+	defer stopOther()
+	if err := o.Vsctl(ctx, "add-port", br, "pw1", "--", "set", "interface", "pw1", "type=internal", "ofport_request=33"); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if port, err := wait(wctx); err != nil || port != 33 {
+		t.Fatalf("port pw1 reported as number %d (%v), want 33", port, err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancelShort()
+	if port, err := waitOther(short); err == nil {
+		t.Fatalf("watcher of pw2 told of port %d", port)
 	}
 }

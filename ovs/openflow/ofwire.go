@@ -16,12 +16,18 @@ const (
 	ofptError         = 1
 	ofptEchoRequest   = 2
 	ofptEchoReply     = 3
+	ofptSetConfig     = 9
+	ofptPortStatus    = 12
 	ofptFlowMod       = 14
 	ofptBarrierReq    = 20
 	ofptBarrierReply  = 21
 	ofptBundleControl = 33
 	ofptBundleAdd     = 34
+	ofptSetAsync      = 28
 )
+
+// portReasonAdd is OFPPR_ADD, the reason of a port-status message for a new port.
+const portReasonAdd = 0
 
 // Bundle control types and flags.
 const (
@@ -129,6 +135,31 @@ func helloMessage(xid uint32) []byte {
 	body = binary.BigEndian.AppendUint16(body, 8)
 	body = binary.BigEndian.AppendUint32(body, 1<<ofVersion15)
 	return ofMessage(ofptHello, xid, body)
+}
+
+// setConfigMessage gives the connection a miss_send_len, without which OVS sends a service connection (the
+// management socket's) no asynchronous message at all; setAsyncMessage then picks which it gets.
+func setConfigMessage(xid uint32) []byte {
+	body := binary.BigEndian.AppendUint16(nil, 0) // flags: normal fragment handling, OVS's default
+	body = binary.BigEndian.AppendUint16(body, 0xffff)
+	return ofMessage(ofptSetConfig, xid, body)
+}
+
+// setAsyncMessage asks for port-status messages of added ports only: no packet-ins, no flow-removed, no other
+// port changes, no role, table or request-forward messages (OpenFlow 1.4+ async-config properties, for both
+// roles).
+func setAsyncMessage(xid uint32) []byte {
+	var body []byte
+	for typ := uint16(0); typ <= 11; typ++ { // OFPACPT_PACKET_IN_SLAVE .. OFPACPT_REQUESTFORWARD_MASTER
+		var mask uint32
+		if typ == 2 || typ == 3 { // OFPACPT_PORT_STATUS_SLAVE, _MASTER
+			mask = 1 << portReasonAdd
+		}
+		body = binary.BigEndian.AppendUint16(body, typ)
+		body = binary.BigEndian.AppendUint16(body, 8)
+		body = binary.BigEndian.AppendUint32(body, mask)
+	}
+	return ofMessage(ofptSetAsync, xid, body)
 }
 
 func bundleControlMessage(xid, bundleID uint32, typ uint16) []byte {
