@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,10 @@ func (c *agentClient) do(ctx context.Context, timeout time.Duration, method, pat
 	dialer := net.Dialer{Timeout: c.timeouts.Connect}
 	conn, err := dialer.DialContext(ctx, "unix", c.socket)
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("switchyard-agent at %s did not accept a connection within %s",
+				c.socket, c.timeouts.Connect), "")
+		}
 		return c.unreachable(ctx, timeout, method, path, err)
 	}
 	defer conn.Close()
@@ -167,7 +172,8 @@ func readAnswer(conn net.Conn) (int, []byte, error) {
 
 // unreachable turns a transport failure into ErrTryAgainLater naming the socket.
 func (c *agentClient) unreachable(ctx context.Context, timeout time.Duration, method, path string, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// The connection's deadline is the context's: it can fire a moment before the context says it is done.
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return types.NewError(types.ErrTryAgainLater,
 			fmt.Sprintf("switchyard-agent at %s did not answer %s %s within %s", c.socket, method, path, timeout), "")
 	}
