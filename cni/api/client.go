@@ -163,17 +163,7 @@ func (c *Client) unreachable(ctx context.Context, timeout time.Duration, method,
 // answerError decodes the api.Error of a non-2xx answer into a *types.Error.
 func (c *Client) answerError(method, path string, resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, wire.MaxErrorBytes))
-	var apiErr Error
-	if json.Unmarshal(raw, &apiErr) == nil && apiErr.Code != 0 {
-		return types.NewError(apiErr.Code, apiErr.Msg, apiErr.Details)
-	}
-	code := types.ErrInternal
-	if resp.StatusCode == http.StatusServiceUnavailable {
-		code = types.ErrTryAgainLater
-	}
-	return types.NewError(code,
-		fmt.Sprintf("switchyard-agent at %s answered %s %s with HTTP %d and no CNI error", c.socket, method, path, resp.StatusCode),
-		strings.TrimSpace(string(raw)))
+	return wire.AnswerError(c.socket, method, path, resp.StatusCode, raw)
 }
 
 // rootCause strips the url.Error and net.OpError wrapping, which repeat the fake URL and the

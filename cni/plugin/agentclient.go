@@ -193,15 +193,5 @@ func (c *agentClient) answerError(method, path string, status int, raw []byte) e
 	if len(raw) > wire.MaxErrorBytes {
 		raw = raw[:wire.MaxErrorBytes]
 	}
-	var apiErr wire.Error
-	if json.Unmarshal(raw, &apiErr) == nil && apiErr.Code != 0 {
-		return types.NewError(apiErr.Code, apiErr.Msg, apiErr.Details)
-	}
-	code := types.ErrInternal
-	if status == 503 {
-		code = types.ErrTryAgainLater
-	}
-	return types.NewError(code,
-		fmt.Sprintf("switchyard-agent at %s answered %s %s with HTTP %d and no CNI error", c.socket, method, path, status),
-		strings.TrimSpace(string(raw)))
+	return wire.AnswerError(c.socket, method, path, status, raw)
 }

@@ -139,9 +139,6 @@ func (n *nativeConn) await(ctx context.Context, conn net.Conn, replies <-chan of
 				if len(r.body) >= 4 {
 					e.typ, e.code = binary.BigEndian.Uint16(r.body), binary.BigEndian.Uint16(r.body[2:])
 				}
-				if len(r.body) >= 6 {
-					e.failedType = r.body[5]
-				}
 				onError(e)
 			}
 			if r.xid == xid {

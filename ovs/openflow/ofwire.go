@@ -200,9 +200,8 @@ func flowModMessage(xid uint32, cmd uint8, f Flow, match, instructions []byte) [
 
 // ofError is an OFPT_ERROR the switch sent.
 type ofError struct {
-	xid        uint32
-	typ, code  uint16
-	failedType uint8 // the message type in the error's data, if any
+	xid       uint32
+	typ, code uint16
 }
 
 func (e ofError) String() string {

@@ -4,7 +4,14 @@
 // api, the full client and server side, re-exports all of it).
 package wire
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+)
 
 // Paths served by the agent's local API.
 const (
@@ -149,3 +156,20 @@ const (
 	MaxAnswerBytes = 32 << 20
 	MaxErrorBytes  = 64 << 10
 )
+
+// AnswerError turns a non-2xx answer of the agent at socket to method path into a *types.Error: the CNI error of
+// its Error body, or else ErrInternal (ErrTryAgainLater for HTTP 503) quoting the body. raw is at most
+// MaxErrorBytes of it.
+func AnswerError(socket, method, path string, status int, raw []byte) *types.Error {
+	var apiErr Error
+	if json.Unmarshal(raw, &apiErr) == nil && apiErr.Code != 0 {
+		return types.NewError(apiErr.Code, apiErr.Msg, apiErr.Details)
+	}
+	code := types.ErrInternal
+	if status == 503 {
+		code = types.ErrTryAgainLater
+	}
+	return types.NewError(code,
+		fmt.Sprintf("switchyard-agent at %s answered %s %s with HTTP %d and no CNI error", socket, method, path, status),
+		strings.TrimSpace(string(raw)))
+}
