@@ -84,3 +84,27 @@ func TestConcurrentAllocateTwoAllocatorsSameDir(t *testing.T) {
 		}
 	}
 }
+
+// AllocateUnsynced returns before its files are written; another allocator on the directory (another process)
+// allocating meanwhile must still never get the same address, and must see the first allocation.
+func TestAllocateUnsyncedWriteIsSeenByOtherAllocators(t *testing.T) {
+	dir := t.TempDir()
+	a := newAllocator(t, dir, "10.244.1.0/24")
+	b := newAllocator(t, dir, "10.244.1.0/24")
+	for i := 0; i < 50; i += 2 {
+		ipA, durable, err := a.AllocateUnsynced(key(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ipB := mustAllocate(t, b, key(i+1))
+		if ipA.Equal(ipB) {
+			t.Fatalf("%s handed out to both %v and %v", ipA, key(i), key(i+1))
+		}
+		if got, ok := b.Lookup(key(i)); !ok || !got.Equal(ipA) {
+			t.Fatalf("the other allocator sees %v for %v (found %v), want %s", got, key(i), ok, ipA)
+		}
+		if err := durable(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -121,48 +121,72 @@ func (a *Allocator) Allocate(key Key) (net.IP, error) {
 	return ip, nil
 }
 
-// AllocateUnsynced is Allocate without waiting for the disk: the allocation is recorded (other allocators see it at
-// once) but survives a crash of the node only once durable has returned nil. The caller must call durable before it
-// hands the address out; it may do other work meanwhile (the pod's veth and flows during a CNI ADD).
+// AllocateUnsynced is Allocate without waiting for the disk. It returns the address as soon as it is chosen; the
+// allocation is written while the caller goes on (the pod's veth and flows during a CNI ADD), under the locks, so
+// other allocations, in this process or another, wait for it and never see the address free. It survives a crash
+// of the node only once durable has returned nil: the caller must call durable, which waits for the write and
+// makes it durable, before it hands the address out, and may undo with Release only after durable has returned.
 func (a *Allocator) AllocateUnsynced(key Key) (ip net.IP, durable func() error, err error) {
 	if err := key.validate(); err != nil {
 		return nil, nil, fmt.Errorf("ipam: allocate: %w", err)
 	}
-	var got netip.Addr
-	err = a.update(func(st *diskState) error {
-		for _, addr := range st.addrsOf(key) {
-			if a.rng.allocatable(addr) {
-				got = addr
-				return nil
+	fail := func(err error) error { // nil stays nil
+		if err == nil {
+			return nil
+		}
+		return fmt.Errorf("ipam: network %q: allocate for %s/%s: %w", a.network, key.ContainerID, key.IfName, err)
+	}
+	lk, st, err := a.lockState()
+	if err != nil {
+		return nil, nil, fail(err)
+	}
+	got, fresh, err := a.choose(st, key)
+	if err != nil || !fresh { // an error, or the key's existing allocation: nothing to write
+		if err = a.unlockState(lk, st, err); err != nil {
+			return nil, nil, fail(err)
+		}
+		return net.IP(got.AsSlice()), func() error { return fail(a.store.syncAllocation(got)) }, nil
+	}
+	written := make(chan error, 1)
+	go func() { // holds both locks until the files are written
+		err := a.store.writeAllocation(got, key)
+		if err == nil {
+			if err = a.store.writeLast(got); err != nil {
+				err = errors.Join(err, a.store.remove(got))
 			}
 		}
-		addr, ok := a.rng.findFree(st.last, func(x netip.Addr) bool {
-			_, used := st.byIP[x]
-			_, broken := st.corrupt[x]
-			return used || broken
-		})
-		if !ok {
-			return fmt.Errorf("%w: all %d addresses of %s are in use", ErrRangeExhausted, a.rng.size(), a.rng.prefix)
+		if err == nil {
+			st.byIP[got], st.last = key, got
 		}
-		if err := a.store.writeAllocation(addr, key); err != nil {
-			return err
-		}
-		if err := a.store.writeLast(addr); err != nil {
-			return errors.Join(err, a.store.remove(addr))
-		}
-		st.byIP[addr], st.last, got = key, addr, addr
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("ipam: network %q: allocate for %s/%s: %w", a.network, key.ContainerID, key.IfName, err)
-	}
+		written <- a.unlockState(lk, st, err)
+	}()
 	durable = func() error {
-		if err := a.store.syncAllocation(got); err != nil {
-			return fmt.Errorf("ipam: network %q: allocate for %s/%s: %w", a.network, key.ContainerID, key.IfName, err)
+		err := <-written
+		if err == nil {
+			err = a.store.syncAllocation(got)
 		}
-		return nil
+		return fail(err)
 	}
 	return net.IP(got.AsSlice()), durable, nil
+}
+
+// choose returns the address key already owns in the range (fresh false), or the next free one after the
+// round-robin cursor (fresh true). It does no I/O.
+func (a *Allocator) choose(st *diskState, key Key) (addr netip.Addr, fresh bool, err error) {
+	for _, addr := range st.addrsOf(key) {
+		if a.rng.allocatable(addr) {
+			return addr, false, nil
+		}
+	}
+	addr, ok := a.rng.findFree(st.last, func(x netip.Addr) bool {
+		_, used := st.byIP[x]
+		_, broken := st.corrupt[x]
+		return used || broken
+	})
+	if !ok {
+		return netip.Addr{}, false, fmt.Errorf("%w: all %d addresses of %s are in use", ErrRangeExhausted, a.rng.size(), a.rng.prefix)
+	}
+	return addr, true, nil
 }
 
 // Release frees every address owned by key, including stale ones. Releasing a key that owns
@@ -232,21 +256,40 @@ func (a *Allocator) Reload() error {
 // the snapshot. The state is re-read from the directory unless nobody has changed it since this
 // Allocator last did. change must only modify st to mirror what it has written to disk.
 func (a *Allocator) update(change func(st *diskState) error) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	lk, err := a.store.lock(unix.LOCK_EX)
+	lk, st, err := a.lockState()
 	if err != nil {
 		return err
 	}
-	defer lk.release()
+	return a.unlockState(lk, st, change(st))
+}
+
+// lockState takes both locks (this Allocator's mutex, then the directory's flock) and returns the directory's
+// current state: the snapshot, or the directory read again if anybody has changed it since. Both locks stay held
+// until unlockState, which may be called from another goroutine.
+func (a *Allocator) lockState() (lockFile, *diskState, error) {
+	a.mu.Lock()
+	lk, err := a.store.lock(unix.LOCK_EX)
+	if err != nil {
+		a.mu.Unlock()
+		return lockFile{}, nil, err
+	}
 	st := a.snap
 	if cur := a.store.version(lk); st == nil || cur != a.seen {
 		a.store.removeTemps()
 		if st, err = a.store.load(); err != nil {
-			return err
+			lk.release()
+			a.mu.Unlock()
+			return lockFile{}, nil, err
 		}
 	}
-	err = change(st)
+	return lk, st, nil
+}
+
+// unlockState keeps st (which must mirror the directory) as the snapshot, bumps the generation so that other
+// processes re-read the directory, and releases both locks. It returns err joined with a failure to bump.
+func (a *Allocator) unlockState(lk lockFile, st *diskState, err error) error {
+	defer a.mu.Unlock()
+	defer lk.release()
 	a.snap = st
 	if berr := a.store.bump(lk); berr != nil { // the next change re-reads the directory
 		a.seen = dirVersion{}

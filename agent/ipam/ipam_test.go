@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -294,5 +295,25 @@ func TestAllocationFileAddedByHandIsSeen(t *testing.T) {
 	wantIP(t, mustAllocate(t, a, key(1)), "10.244.1.4")
 	if ip, ok := a.Lookup(key(99)); !ok || !ip.Equal(net.ParseIP("10.244.1.3")) {
 		t.Errorf("the hand-written allocation is not listed: %v %v", ip, ok)
+	}
+}
+
+// The round-robin cursor is overwritten in place: a shorter address must not keep the tail of a longer one,
+// and a new Allocator (a restarted agent) continues after it.
+func TestCursorOverwrittenInPlace(t *testing.T) {
+	dir := t.TempDir()
+	newAllocator(t, dir, "10.1.0.0/16")
+	st := store{dir: filepath.Join(dir, "podnet")}
+	for _, s := range []string{"10.1.200.100", "fd00::1:2", "10.1.0.5"} {
+		addr := netip.MustParseAddr(s)
+		if err := st.writeLast(addr); err != nil {
+			t.Fatal(err)
+		}
+		if got := st.readLast(); got != addr {
+			t.Fatalf("after writing %s the cursor reads %v", s, got)
+		}
+	}
+	if got := mustAllocate(t, newAllocator(t, dir, "10.1.0.0/16"), key(1)).String(); got != "10.1.0.6" {
+		t.Fatalf("a new allocator after cursor 10.1.0.5 gave %s, want 10.1.0.6", got)
 	}
 }

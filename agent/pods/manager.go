@@ -138,7 +138,8 @@ func (m *Manager) Add(ctx context.Context, req api.CNIRequest) (_ *api.Attachmen
 		}
 	}()
 	// 1. An address from the node's pod CIDR, and an OpenFlow port number.
-	// The allocation reaches the disk (fsync) while the rest is done; ADD answers only once it is durable.
+	// The allocation is written and reaches the disk (fsync) while the rest is done; ADD answers only once it is
+	// durable.
 	done := took.time("ipam")
 	ip, durable, err := m.ipam.AllocateUnsynced(ipam.Key{ContainerID: key.ContainerID, IfName: key.IfName})
 	done()
