@@ -66,6 +66,9 @@ func TestSetupCheckGARPTeardown(t *testing.T) {
 		if a.MTU != 1450 || a.Flags&net.FlagUp == 0 || !bytes.Equal(a.HardwareAddr, cfg.MAC) || a.Index != att.PodIndex {
 			t.Errorf("pod eth0: MTU %d, flags %v, MAC %s, index %d", a.MTU, a.Flags, a.HardwareAddr, a.Index)
 		}
+		if v6, err := netlink.AddrList(link, netlink.FAMILY_V6); err != nil || len(v6) != 0 {
+			t.Errorf("pod eth0 IPv6 addresses = %v, %v; want none (IPv6 off for an IPv4 pod)", v6, err)
+		}
 		addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
 		if err != nil || len(addrs) != 1 || addrs[0].IPNet.String() != "10.244.1.5/24" {
 			t.Errorf("pod eth0 addresses = %v, %v; want 10.244.1.5/24", addrs, err)
