@@ -34,7 +34,7 @@ deps:
 	else echo "deps: all installed"; fi
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
 controlplane:
 	@bash test/controlplane/build.sh $(CP_BIN)
