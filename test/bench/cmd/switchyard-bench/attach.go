@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -61,18 +63,22 @@ const (
 )
 
 // benchAttach measures pod attachment: for every repetition and variant a fresh node, then pods sequential
-// ADDs, their DELs, and the same with conc workers.
+// ADDs, their DELs, and the same with conc workers. The variants take turns going first (repetition r starts with
+// variant r mod 3), so a machine that gets slower or faster during a run does not favour one of them.
 func benchAttach(ctx context.Context, bins *Binaries, pods, conc, reps int, logf func(string, ...any)) (*AttachResult, error) {
 	res := &AttachResult{Pods: pods, Concurrency: conc, Runs: map[string]map[string][]AttachRun{}}
 	for rep := 0; rep < reps; rep++ {
-		for _, v := range attachVariants {
+		for i := range attachVariants {
+			v := attachVariants[(rep+i)%len(attachVariants)]
 			var c cleanups
 			a, mtu, err := newAttacher(ctx, &c, bins, v)
 			if err != nil {
 				c.run()
 				return nil, fmt.Errorf("attach %s: %w", v, err)
 			}
-			res.MTU = mtu
+			if mtu != 0 {
+				res.MTU = mtu
+			}
 			for _, mode := range []string{"sequential", "concurrent"} {
 				workers := 1
 				if mode == "concurrent" {
@@ -108,6 +114,7 @@ func newAttacher(ctx context.Context, c *cleanups, bins *Binaries, variant strin
 		if err != nil {
 			return nil, 0, err
 		}
+		a.vswitchdCtl = n.ovs.VswitchdCtl()
 		a.daemons = map[string]int{"ovs-vswitchd": n.ovs.VswitchdPID(), "ovsdb-server": n.ovs.DBServerPID(), "agent": n.agentPID()}
 		return a, 0, nil
 	case "bridge":
@@ -161,9 +168,11 @@ func attachRound(ctx context.Context, parent *cleanups, a attacher, pods, worker
 	if err := cpu.begin(); err != nil {
 		return r, err
 	}
+	keepCoverage(a, workers, "before")
 	t0 := time.Now()
 	adds, err := parallel(ps, workers, func(p *benchPod) (time.Duration, error) { return a.add(ctx, p) })
 	r.Wall = time.Since(t0)
+	keepCoverage(a, workers, "after")
 	r.Add = adds
 	if used, cerr := cpu.end(); cerr == nil {
 		r.AddCPU = used
@@ -210,4 +219,19 @@ func parallel(ps []*benchPod, workers int, fn func(*benchPod) (time.Duration, er
 	close(work)
 	wg.Wait()
 	return ds, first
+}
+
+// keepCoverage writes ovs-vswitchd's coverage counters (what its main thread did: reconfigurations, netlink
+// requests, route dumps, ...) to the -agent-logs directory, when kept and the attacher has a vswitchd.
+func keepCoverage(a attacher, workers int, when string) {
+	ca, ok := a.(*cniAttacher)
+	if agentLogDir == "" || !ok || ca.vswitchdCtl == "" {
+		return
+	}
+	out, err := exec.Command("ovs-appctl", "-t", ca.vswitchdCtl, "coverage/show").CombinedOutput()
+	if err != nil {
+		out = append(out, []byte("\n"+err.Error())...)
+	}
+	name := fmt.Sprintf("coverage-%s-w%d-%s-%s.txt", ca.nodeNS, workers, when, time.Now().Format("150405.000"))
+	_ = os.WriteFile(filepath.Join(agentLogDir, name), out, 0o644)
 }

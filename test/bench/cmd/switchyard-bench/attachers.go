@@ -40,6 +40,9 @@ type cniAttacher struct {
 	// daemons are the node's long-running processes whose CPU time the benchmark reports, by name (none for the
 	// reference plugins, which run only as the plugin processes themselves).
 	daemons map[string]int
+	// vswitchdCtl is the node's ovs-vswitchd control socket ("" for the reference plugins): with -agent-logs,
+	// its coverage counters are kept from before and after each ADD phase.
+	vswitchdCtl string
 }
 
 // newCNIAttacher loads the conflist at path, with plugins from binDirs and the libcni cache in cacheDir.

@@ -9,22 +9,34 @@ const methodText = "## Method\n\n" +
 	"and is removed at the end; traffic flows only between those namespaces.\n\n" +
 	"**Builds.** Switchyard's binaries are built from the work tree at the start of the run; the reference plugins " +
 	"`bridge` and `host-local` from `github.com/containernetworking/plugins` v1.9.1, pinned by the separate module " +
-	"`test/bench/refplugins` (its `tool` directives), so the main go.mod does not carry their dependencies.\n\n" +
+	"`test/bench/refplugins` (its `tool` directives), so the main go.mod does not carry their dependencies. Each " +
+	"side is built as it ships, both static (`CGO_ENABLED=0`): Switchyard as its image does (`-trimpath -ldflags " +
+	"'-s -w'`, build/images/Dockerfile), the reference plugins as their release script does (`-ldflags " +
+	"'-extldflags -static -X ...BuildVersion=v1.9.1'`). A dynamically linked plugin would pay the dynamic loader on " +
+	"every call.\n\n" +
 	"**Pod attach.** *Switchyard*: a node namespace with a private netdev OVS and the real `switchyard-agent` in " +
 	"standalone mode (`--pod-cidr`), the plugin invoked through libcni with the conflist the agent wrote, as " +
 	"test/integration and a container runtime do; the ADD answer comes after the pod's flows are installed. *bridge*: " +
 	"the reference conflist (Linux bridge with the gateway address, no masquerade, host-local IPAM with its own data " +
 	"directory) invoked the same way. The plugins are executed from a thread inside the node namespace, so the bridge " +
 	"plugin's Linux bridge lives there. *floor*: Switchyard's own veth code (`cni/podnet.Setup`/`Teardown`: veth pair, " +
-	"MAC, MTU, tx checksum off, address, default route, node side NOARP, promiscuous and up) called in-process with an in-memory " +
-	"address counter: no plugin process, no IPAM files, no switch. Pod namespaces are created before the timed calls " +
-	"and removed after. p50/p99 are nearest-rank percentiles of the per-pod call durations of one repetition. CPU " +
+	"MAC, MTU, tx checksum off, IPv6 off, address, default route, node side NOARP, promiscuous and up) called in-process " +
+	"with an in-memory address counter: no plugin process, no IPAM files, no switch. Pod namespaces are created before " +
+	"the timed calls and removed after. The variants take turns going first (repetition r starts with the r-th), so " +
+	"a machine whose speed drifts during the run favours none of them. p50/p99 are nearest-rank percentiles of the " +
+	"per-pod call durations of one repetition. CPU " +
 	"times per ADD come from /proc (10 ms ticks) at the start and the end of the ADD phase: the machine's busy time " +
 	"(everything running then, the harness included, so other work on the machine inflates it: see the load average " +
 	"above) and each Switchyard daemon's own, threads and waited-for children included. With OVS's userspace " +
-	"datapath, ovs-vswitchd's single main thread handles the new port (a full bridge reconfiguration), every link " +
-	"change in its namespace (a route dump and an address dump, both growing with the node's interfaces) and the " +
-	"pod's flow bundle, one after the other: its CPU time per ADD is the floor of Switchyard's sequential latency.\n\n" +
+	"datapath, ovs-vswitchd's single main thread handles the new port, the pod's flow bundle and every link change " +
+	"in its namespace, one after the other, and its CPU time per ADD is the floor of Switchyard's sequential latency. " +
+	"In Open vSwitch 3.1 every link change there (the host end created, its carrier up: two per pod, whatever the " +
+	"order of the steps) is a full bridge reconfiguration (`if_notifier` has no filter), after which the status " +
+	"refresh asks the kernel for the flags of every interface twice (`iface_refresh_netdev_status`: two RTM_GETLINK " +
+	"per port), and the route table is dumped again (`route_table_reset`); with about 50 ports that is ~300 netlink " +
+	"requests per pod (`-agent-logs` keeps vswitchd's coverage counters around each ADD phase). Newer Open vSwitch " +
+	"releases drop some of these notifications before they reach the bridge (`change->irrelevant`); none is measured " +
+	"here.\n\n" +
 	"**Datapath.** All same-machine paths exist at once and are measured in turn within each repetition. *veth*: two " +
 	"namespaces joined by a veth pair with default offloads (the physical limit of this machine); *veth tx off*: the " +
 	"same with tx checksum offload off, which the userspace datapath forces on OVS pods (it also disables TSO); " +
