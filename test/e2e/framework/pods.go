@@ -130,3 +130,30 @@ func (f *Framework) DeletePod(t testing.TB, ns, name string) {
 	}
 	t.Errorf("pod %s/%s still exists a minute after its deletion", ns, name)
 }
+
+// WaitNamespacesGone waits until no namespace is being deleted. Namespace deletion is asynchronous: the objects of an
+// earlier test's namespace (its pods, NetworkPolicies and Services, and so their flows) may still be going away when
+// the next test starts, which a test comparing a node's flows before and after an event must not take for part of
+// the node's state.
+func (f *Framework) WaitNamespacesGone(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	var terminating []string
+	for deadline := time.Now().Add(timeout); ; time.Sleep(200 * time.Millisecond) {
+		list, err := f.Client.CoreV1().Namespaces().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatalf("listing namespaces: %v", err)
+		}
+		terminating = terminating[:0]
+		for _, ns := range list.Items {
+			if ns.Status.Phase == corev1.NamespaceTerminating {
+				terminating = append(terminating, ns.Name)
+			}
+		}
+		if len(terminating) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespaces still being deleted after %v: %v", timeout, terminating)
+		}
+	}
+}

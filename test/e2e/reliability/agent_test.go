@@ -103,6 +103,7 @@ func restartUnderTraffic(t *testing.T, how string, restart func(*testing.T, node
 	// restartBoth restarts node1's then node2's agent; it returns the flows from before, for checkReconciled once
 	// the traffic is over.
 	restartBoth := func(phase string) (map[int]restarted, map[int][]string) {
+		f.WaitNamespacesGone(t, 2*time.Minute) // an earlier test's objects and flows still going away are not the state
 		before := map[int][]string{}
 		for _, n := range nodes {
 			before[n.i] = n.flows(t)

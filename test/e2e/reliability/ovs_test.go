@@ -68,6 +68,7 @@ func TestVswitchdRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	f.WaitNamespacesGone(t, 2*time.Minute) // an earlier test's objects and flows still going away are not the state
 	before := n1.flows(t)
 	agentPid := n1.agentPid(t)
 	local := startPing(t, "a -> b (node1)", f.Netns(t, a), b.Status.PodIP, "0.01")
@@ -143,6 +144,7 @@ func TestOvsdbServerRestart(t *testing.T) {
 	n1 := nodeOf(f, 1)
 	t.Cleanup(func() { n1.ensureOVS(t) })
 	agentPid := n1.agentPid(t)
+	f.WaitNamespacesGone(t, 2*time.Minute) // an earlier test's objects and flows still going away are not the state
 	before := n1.flows(t)
 	ping := startPing(t, "c -> a", f.Netns(t, c), a.Status.PodIP, "0.01")
 	time.Sleep(500 * time.Millisecond)
