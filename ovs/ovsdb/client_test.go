@@ -2,7 +2,6 @@ package ovsdb
 
 import (
 	"context"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -99,17 +98,29 @@ func TestOnInterfaceChangeSeesOfport(t *testing.T) {
 
 func TestCloseStopsGoroutines(t *testing.T) {
 	e := newEnv(t, privateovs.Options{})
-	before := runtime.NumGoroutine()
+	// Other goroutines come and go meanwhile (e.c handles vswitchd's updates in short-lived ones, earlier tests'
+	// clients wind down): only goroutines started after this point and running OVSDB client code count.
+	before := goroutines()
 	c, err := Connect(e.ctx, "unix:"+e.ovs.DBSocket, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if runtime.NumGoroutine() <= before {
+	if len(clientGoroutinesSince(before)) == 0 {
 		t.Fatal("Connect started no goroutine: the check below would prove nothing")
 	}
 	c.Close()
 	c.Close()
-	waitFor(t, "the client's goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	var left []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if left = clientGoroutinesSince(before); len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Fatalf("%d goroutines of the closed client still running 10 s after Close:\n%s", len(left),
+		strings.Join(left, "\n\n"))
 }
 
 func TestCloseWhileReconnectingDoesNotReconnect(t *testing.T) {

@@ -3,6 +3,7 @@ package ovsdb
 import (
 	"context"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +116,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// goroutines returns the stack of every goroutine in the process, by goroutine id.
+func goroutines() map[string]string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	all := map[string]string{}
+	for _, stack := range strings.Split(string(buf), "\n\n") {
+		// "goroutine 42 [select]:\n..."
+		if id, _, ok := strings.Cut(strings.TrimPrefix(stack, "goroutine "), " "); ok {
+			all[id] = stack
+		}
+	}
+	return all
+}
+
+// clientGoroutinesSince returns the stacks of the goroutines started after before was taken that run OVSDB client
+// code (libovsdb or its RPC library).
+func clientGoroutinesSince(before map[string]string) []string {
+	var stacks []string
+	for id, stack := range goroutines() {
+		if _, old := before[id]; old {
+			continue
+		}
+		if strings.Contains(stack, "github.com/ovn-kubernetes/libovsdb") || strings.Contains(stack, "github.com/cenkalti/rpc2") {
+			stacks = append(stacks, stack)
+		}
+	}
+	return stacks
 }
