@@ -87,6 +87,26 @@ func TestMalformedInputGivesExactCodeAndLeaksNothing(t *testing.T) {
 		})
 	}
 
+	// The pod side fails (a default route is already there) once the veth pair exists: the pair, the IP and the
+	// flows installed meanwhile must go again.
+	t.Run("default route taken in the pod", func(t *testing.T) {
+		routed := nettest.NewNetns(t, "bad")
+		nettest.Run(t, "ip", "-n", routed, "link", "add", "other0", "type", "veth", "peer", "name", "other1")
+		nettest.Run(t, "ip", "-n", routed, "link", "set", "other0", "up")
+		nettest.Run(t, "ip", "-n", routed, "route", "add", "default", "dev", "other0")
+		b, _ := json.Marshal(good())
+		e := runPlugin(t, env(map[string]string{"CNI_NETNS": "/run/netns/" + routed, "CNI_CONTAINERID": "bad0002"}), string(b))
+		if e == nil {
+			t.Fatal("plugin succeeded in a netns that already has a default route")
+		}
+		if e.Code != cnitypes.ErrInternal || !strings.Contains(e.Msg+" "+e.Details, "default route") {
+			t.Errorf("code %d (%s), want %d naming the default route", e.Code, e.Msg, cnitypes.ErrInternal)
+		}
+		if out := nettest.Run(t, "ip", "-n", routed, "-o", "link", "show"); strings.Count(out, "\n") != 3 {
+			t.Errorf("links leaked in the pod namespace (lo, other0 and other1 were there):\n%s", out)
+		}
+	})
+
 	if d := setDiff(linksBefore, n.links()); d != "" {
 		t.Errorf("links leaked in the node: %s", d)
 	}
