@@ -260,11 +260,7 @@ func (a *Agent) start(ctx context.Context) error {
 
 // flushConntrack removes a detached pod's connections from the pipeline's and the Service SNAT's conntrack zones.
 func (a *Agent) flushConntrack(ctx context.Context, ip net.IP) error {
-	var errs []error
-	for _, zone := range []int{a.cfg.CTZone, a.cfg.SNATCTZone} {
-		errs = append(errs, a.of.FlushConntrack(ctx, uint16(zone), ip))
-	}
-	return errors.Join(errs...)
+	return a.of.FlushConntrack(ctx, ip, uint16(a.cfg.CTZone), uint16(a.cfg.SNATCTZone))
 }
 
 // podCIDR comes from the configuration (standalone use) or the Node object.

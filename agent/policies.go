@@ -70,7 +70,7 @@ func (a *Agent) conntrackDatapath() podconntrack.OVS {
 		Appctl: a.ctCtl.Call,
 		Zones:  []uint16{uint16(a.cfg.CTZone), uint16(a.cfg.SNATCTZone)},
 		FlushAddrIn: func(ctx context.Context, zone uint16, ip netip.Addr) error {
-			return a.of.FlushConntrack(ctx, zone, ip.AsSlice())
+			return a.of.FlushConntrack(ctx, ip.AsSlice(), zone)
 		},
 	}
 }

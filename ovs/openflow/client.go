@@ -150,21 +150,40 @@ func (c *Client) appctl(ctx context.Context, args ...string) (string, error) {
 	if err == nil {
 		return out, nil
 	}
-	command := "ovs-appctl " + args[0]
+	return "", c.appctlError(ctx, args[0], err)
+}
+
+// appctlAll runs commands as one batch (unixctl.Client.CallAll); the error is appctl's for the first that failed.
+func (c *Client) appctlAll(ctx context.Context, cmds ...unixctl.Command) error {
+	_, err := c.ctl.CallAll(ctx, cmds...)
+	if err == nil {
+		return nil
+	}
+	method := cmds[0].Method
+	var srvErr *unixctl.ServerError
+	if errors.As(err, &srvErr) {
+		method = srvErr.Method
+	}
+	return c.appctlError(ctx, method, err)
+}
+
+// appctlError turns a unixctl error into the package's: unreachable, rejected or failed.
+func (c *Client) appctlError(ctx context.Context, method string, err error) error {
+	command := "ovs-appctl " + method
 	var connErr *unixctl.ConnectError
 	var srvErr *unixctl.ServerError
 	switch {
 	case errors.As(err, &connErr):
-		return "", &UnreachableError{Command: command, Target: c.appctlT, Output: err.Error()}
+		return &UnreachableError{Command: command, Target: c.appctlT, Output: err.Error()}
 	case errors.As(err, &srvErr):
 		if strings.Contains(srvErr.Message, "unknown bridge") || strings.Contains(srvErr.Message, "is not a bridge") {
-			return "", &UnreachableError{Command: command, Target: c.bridge, Output: srvErr.Message}
+			return &UnreachableError{Command: command, Target: c.bridge, Output: srvErr.Message}
 		}
-		return "", &RejectedError{Command: command, Output: srvErr.Message}
+		return &RejectedError{Command: command, Output: srvErr.Message}
 	case ctx.Err() != nil:
-		return "", &CommandError{Command: command, Err: err}
+		return &CommandError{Command: command, Err: err}
 	default: // the daemon went away mid-command
-		return "", &UnreachableError{Command: command, Target: c.appctlT, Output: err.Error()}
+		return &UnreachableError{Command: command, Target: c.appctlT, Output: err.Error()}
 	}
 }
 

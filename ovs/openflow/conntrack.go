@@ -7,20 +7,26 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/switchyard-net/switchyard/ovs/unixctl"
 )
 
-// FlushConntrack removes from the datapath's connection tracker, in zone, every entry whose original direction has
+// FlushConntrack removes from the datapath's connection tracker, in each of zones, every entry whose original direction has
 // ip as source or destination, or whose reply direction comes from ip (a connection to a Service that was DNATed to
 // ip). A deleted pod's connections must not outlive it: an established TCP entry would stay for a day, and a new pod
-// that gets the same IP would inherit its state.
-func (c *Client) FlushConntrack(ctx context.Context, zone uint16, ip net.IP) error {
-	z := fmt.Sprintf("zone=%d", zone)
-	for _, tuples := range [][]string{{"ct_nw_src=" + ip.String()}, {"ct_nw_dst=" + ip.String()}, {"", "ct_nw_src=" + ip.String()}} {
-		if _, err := c.appctl(ctx, append([]string{"dpctl/flush-conntrack", z}, tuples...)...); err != nil {
-			return err
+// that gets the same IP would inherit its state. The flushes (three per zone) go to ovs-vswitchd as one batch.
+func (c *Client) FlushConntrack(ctx context.Context, ip net.IP, zones ...uint16) error {
+	var cmds []unixctl.Command
+	for _, zone := range zones {
+		z := fmt.Sprintf("zone=%d", zone)
+		for _, tuples := range [][]string{{"ct_nw_src=" + ip.String()}, {"ct_nw_dst=" + ip.String()}, {"", "ct_nw_src=" + ip.String()}} {
+			cmds = append(cmds, unixctl.Command{Method: "dpctl/flush-conntrack", Params: append([]string{z}, tuples...)})
 		}
 	}
-	return nil
+	if len(cmds) == 0 {
+		return nil
+	}
+	return c.appctlAll(ctx, cmds...) // one pass of vswitchd's main loop for all of them
 }
 
 // CTEntry is one connection of the datapath's tracker: its original tuple and where replies come from (for a

@@ -67,7 +67,7 @@ func TestFlushConntrackRemovesOneAddress(t *testing.T) {
 	}
 
 	for _, ip := range []string{"10.9.0.5", "10.9.0.7"} {
-		if err := c.FlushConntrack(ctx, 7, net.ParseIP(ip)); err != nil {
+		if err := c.FlushConntrack(ctx, net.ParseIP(ip), 7); err != nil {
 			t.Fatalf("flushing %s: %v", ip, err)
 		}
 	}
@@ -82,5 +82,18 @@ func TestFlushConntrackRemovesOneAddress(t *testing.T) {
 	}
 	if !mentions(z8, "10.9.0.5") {
 		t.Errorf("flushing zone 7 removed 10.9.0.5's entry from zone 8:\n%s", strings.Join(z8, "\n"))
+	}
+
+	// Several zones at once (one batch of commands).
+	if err := c.FlushConntrack(ctx, net.ParseIP("10.9.0.6"), 7, 8); err != nil {
+		t.Fatalf("flushing 10.9.0.6 in zones 7 and 8: %v", err)
+	}
+	z7, z8 = entries("7"), entries("8")
+	if mentions(z7, "10.9.0.6") || mentions(z8, "10.9.0.6") {
+		t.Errorf("10.9.0.6 still has entries after its flush in zones 7 and 8:\nzone 7:\n%s\nzone 8:\n%s",
+			strings.Join(z7, "\n"), strings.Join(z8, "\n"))
+	}
+	if !mentions(z8, "10.9.0.5") {
+		t.Errorf("flushing 10.9.0.6 removed 10.9.0.5's entry from zone 8:\n%s", strings.Join(z8, "\n"))
 	}
 }

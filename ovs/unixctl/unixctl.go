@@ -41,7 +41,8 @@ func (e *ConnectError) Error() string {
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Client sends commands to one daemon. It connects on first use and again after any failure (the daemon may
-// have restarted, under a new pid and so a new socket). Commands are sent one at a time. Safe for concurrent use.
+// have restarted, under a new pid and so a new socket). Commands are sent one call (or batch) at a time. Safe for
+// concurrent use.
 type Client struct {
 	target, runDir string
 
@@ -77,36 +78,54 @@ func (c *Client) socket() (string, error) {
 // A connection that fails mid-command is dropped, and the command is sent once more on a new connection when the
 // old one may simply have gone stale (the daemon restarted since the last command).
 func (c *Client) Call(ctx context.Context, method string, params ...string) (string, error) {
+	outs, err := c.CallAll(ctx, Command{Method: method, Params: params})
+	if len(outs) == 0 {
+		return "", err
+	}
+	return outs[0], err
+}
+
+// Command is one command of a batch (CallAll).
+type Command struct {
+	Method string
+	Params []string
+}
+
+// CallAll runs commands as one batch: it sends them back to back, then reads their replies, which come in order.
+// ovs-vswitchd runs up to ten commands of a connection in one pass of its main loop, so a batch waits for one pass
+// (which, on a busy switch, includes its reconfigurations and flow bundles) instead of one pass per command.
+// Every command runs even if an earlier one is refused: outs holds each command's output ("" for a refused one)
+// and err is the first *ServerError. A failed connection is handled as in Call, the whole batch sent again, so a
+// batch must be safe to repeat.
+func (c *Client) CallAll(ctx context.Context, cmds ...Command) (outs []string, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	reused := c.conn != nil
-	out, err := c.call(ctx, method, params)
+	outs, err = c.call(ctx, cmds)
 	var ce *ConnectError
 	var se *ServerError
 	if err != nil && reused && !errors.As(err, &ce) && !errors.As(err, &se) && ctx.Err() == nil {
-		out, err = c.call(ctx, method, params)
+		outs, err = c.call(ctx, cmds)
 	}
-	return out, err
+	return outs, err
 }
 
-func (c *Client) call(ctx context.Context, method string, params []string) (string, error) {
+func (c *Client) call(ctx context.Context, cmds []Command) ([]string, error) {
+	if len(cmds) == 0 {
+		return nil, nil
+	}
 	if c.conn == nil {
 		path, err := c.socket()
 		if err != nil {
-			return "", &ConnectError{Target: c.target, Err: err}
+			return nil, &ConnectError{Target: c.target, Err: err}
 		}
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "unix", path)
 		if err != nil {
-			return "", &ConnectError{Target: path, Err: err}
+			return nil, &ConnectError{Target: path, Err: err}
 		}
 		c.conn, c.dec = conn, json.NewDecoder(conn)
 	}
-	if params == nil {
-		params = []string{}
-	}
-	c.nextID++
-	id := c.nextID
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = c.conn.SetDeadline(deadline)
 	} else {
@@ -114,11 +133,24 @@ func (c *Client) call(ctx context.Context, method string, params []string) (stri
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Now()) }) // unblock on cancellation
 	defer stop()
-	req, _ := json.Marshal(map[string]any{"id": id, "method": method, "params": params})
-	if _, err := c.conn.Write(req); err != nil {
-		return "", c.drop(ctx, method, err)
+	first := c.nextID + 1
+	var reqs []byte
+	for _, cmd := range cmds {
+		params := cmd.Params
+		if params == nil {
+			params = []string{}
+		}
+		c.nextID++
+		req, _ := json.Marshal(map[string]any{"id": c.nextID, "method": cmd.Method, "params": params})
+		reqs = append(reqs, req...)
 	}
-	for {
+	method := cmds[0].Method // names the batch in transport errors
+	if _, err := c.conn.Write(reqs); err != nil {
+		return nil, c.drop(ctx, method, err)
+	}
+	outs := make([]string, len(cmds))
+	var refused error
+	for i := 0; i < len(cmds); {
 		var reply struct {
 			ID     any             `json:"id"`
 			Method string          `json:"method"`
@@ -126,19 +158,24 @@ func (c *Client) call(ctx context.Context, method string, params []string) (stri
 			Error  json.RawMessage `json:"error"`
 		}
 		if err := c.dec.Decode(&reply); err != nil {
-			return "", c.drop(ctx, method, err)
+			return nil, c.drop(ctx, method, err)
 		}
 		if reply.Method != "" { // a request from the daemon (OVS sends none to unixctl clients); not ours
 			continue
 		}
-		if n, ok := reply.ID.(float64); !ok || int(n) != id {
-			return "", c.drop(ctx, method, fmt.Errorf("reply with id %v to request %d", reply.ID, id))
+		if n, ok := reply.ID.(float64); !ok || int(n) != first+i {
+			return nil, c.drop(ctx, method, fmt.Errorf("reply with id %v to request %d", reply.ID, first+i))
 		}
 		if len(reply.Error) > 0 && string(reply.Error) != "null" {
-			return "", &ServerError{Method: method, Message: text(reply.Error)}
+			if refused == nil {
+				refused = &ServerError{Method: cmds[i].Method, Message: text(reply.Error)}
+			}
+		} else {
+			outs[i] = text(reply.Result)
 		}
-		return text(reply.Result), nil
+		i++
 	}
+	return outs, refused
 }
 
 // drop closes a connection that failed, so the next call connects again.

@@ -14,7 +14,7 @@ import (
 	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
-// Against a real ovs-vswitchd: many commands over one connection, the daemon's own error for a bad command, and a
+// Against a real ovs-vswitchd: many commands over one connection, the daemon's own error for a bad command, a batch, and a
 // vswitchd restart between two commands (the stale connection is replaced without the caller noticing).
 func TestCallsRealVswitchd(t *testing.T) {
 	nettest.RequireOVS(t)
@@ -54,6 +54,22 @@ func TestCallsRealVswitchd(t *testing.T) {
 	}
 	if _, err := c.Call(ctx, "dpctl/flush-conntrack", "zone=7", "ct_nw_src=10.99.0.1"); err != nil {
 		t.Errorf("the connection is unusable after a refused command: %v", err)
+	}
+
+	// A batch: every command runs and answers in order, a refused one in the middle included.
+	outs, err := c.CallAll(ctx,
+		unixctl.Command{Method: "version"},
+		unixctl.Command{Method: "no/such-command", Params: []string{"y"}},
+		unixctl.Command{Method: "dpctl/flush-conntrack", Params: []string{"zone=7", "ct_nw_src=10.99.0.1"}},
+		unixctl.Command{Method: "dpctl/dump-conntrack"})
+	if !errors.As(err, &se) || se.Method != "no/such-command" {
+		t.Errorf("batch with an unknown command: want the daemon's error for it, got %v", err)
+	}
+	if len(outs) != 4 || !strings.Contains(outs[0], "ovs-vswitchd") || outs[1] != "" || outs[3] != want {
+		t.Errorf("batch outputs %q, want the version, nothing, anything, then %q", outs, want)
+	}
+	if out, err := c.Call(ctx, "version"); err != nil || !strings.Contains(out, "ovs-vswitchd") {
+		t.Errorf("after a batch: %q, %v", out, err)
 	}
 
 	if err := o.StopVswitchd(); err != nil {
