@@ -1,5 +1,5 @@
-// Package unixctl talks to an Open vSwitch daemon's control socket, as ovs-appctl does, over one connection that
-// stays open: a command costs a round trip on a unix socket instead of starting an ovs-appctl process. The
+// Package unixctl talks to an Open vSwitch daemon's control socket, as ovs-appctl does, over connections that stay
+// open: a command costs a round trip on a unix socket instead of starting an ovs-appctl process. The
 // protocol is JSON-RPC 1.0: {"id","method","params"} requests, {"id","result","error"} replies, one JSON object
 // after the other on the stream.
 package unixctl
@@ -41,20 +41,35 @@ func (e *ConnectError) Error() string {
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Client sends commands to one daemon. It connects on first use and again after any failure (the daemon may
-// have restarted, under a new pid and so a new socket). Commands are sent one call (or batch) at a time. Safe for
-// concurrent use.
+// have restarted, under a new pid and so a new socket). Each call (or batch) has a connection to itself; calls made
+// at the same time use up to MaxConns connections, which the daemon serves in the same pass of its main loop, and
+// wait for one beyond that. Connections stay open for the next calls. Safe for concurrent use.
 type Client struct {
 	target, runDir string
 
-	mu     sync.Mutex
-	conn   net.Conn
+	slots chan struct{} // one per connection in use
+
+	mu   sync.Mutex
+	idle []*conn
+	gen  int // incremented by Close: connections of an older generation are closed instead of kept
+}
+
+// conn is one connection to the daemon.
+type conn struct {
+	net.Conn
 	dec    *json.Decoder
 	nextID int
+	gen    int
 }
+
+// MaxConns is how many connections a Client opens at most.
+const MaxConns = 4
 
 // New returns a client for target as ovs-appctl -t understands it: a socket path if it contains a "/", else a
 // daemon name whose socket is <runDir>/<name>.<pid>.ctl, the pid read from <runDir>/<name>.pid.
-func New(target, runDir string) *Client { return &Client{target: target, runDir: runDir} }
+func New(target, runDir string) *Client {
+	return &Client{target: target, runDir: runDir, slots: make(chan struct{}, MaxConns)}
+}
 
 // socket resolves the target to a socket path.
 func (c *Client) socket() (string, error) {
@@ -98,55 +113,91 @@ type Command struct {
 // and err is the first *ServerError. A failed connection is handled as in Call, the whole batch sent again, so a
 // batch must be safe to repeat.
 func (c *Client) CallAll(ctx context.Context, cmds ...Command) (outs []string, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	reused := c.conn != nil
-	outs, err = c.call(ctx, cmds)
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: waiting for a connection to %s: %w", cmds[0].Method, c.target, ctx.Err())
+	}
+	defer func() { <-c.slots }()
+	cn := c.takeIdle()
+	reused := cn != nil
+	outs, cn, err = c.call(ctx, cn, cmds)
 	var ce *ConnectError
 	var se *ServerError
 	if err != nil && reused && !errors.As(err, &ce) && !errors.As(err, &se) && ctx.Err() == nil {
-		outs, err = c.call(ctx, cmds)
+		outs, cn, err = c.call(ctx, nil, cmds)
 	}
+	c.putIdle(cn)
 	return outs, err
 }
 
-func (c *Client) call(ctx context.Context, cmds []Command) ([]string, error) {
-	if len(cmds) == 0 {
-		return nil, nil
+func (c *Client) takeIdle() *conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.idle); n > 0 {
+		cn := c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		return cn
 	}
-	if c.conn == nil {
+	return nil
+}
+
+// putIdle keeps a connection that works for the next call (nil: none).
+func (c *Client) putIdle(cn *conn) {
+	if cn == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cn.gen != c.gen {
+		_ = cn.Close()
+		return
+	}
+	c.idle = append(c.idle, cn)
+}
+
+// call runs a batch on cn, or on a new connection if cn is nil. It returns the connection if it is still fine
+// (a refused command leaves it so), nil after closing it if not.
+func (c *Client) call(ctx context.Context, cn *conn, cmds []Command) ([]string, *conn, error) {
+	if len(cmds) == 0 {
+		return nil, cn, nil
+	}
+	if cn == nil {
 		path, err := c.socket()
 		if err != nil {
-			return nil, &ConnectError{Target: c.target, Err: err}
+			return nil, nil, &ConnectError{Target: c.target, Err: err}
 		}
 		var d net.Dialer
-		conn, err := d.DialContext(ctx, "unix", path)
+		nc, err := d.DialContext(ctx, "unix", path)
 		if err != nil {
-			return nil, &ConnectError{Target: path, Err: err}
+			return nil, nil, &ConnectError{Target: path, Err: err}
 		}
-		c.conn, c.dec = conn, json.NewDecoder(conn)
+		c.mu.Lock()
+		gen := c.gen
+		c.mu.Unlock()
+		cn = &conn{Conn: nc, dec: json.NewDecoder(nc), gen: gen}
 	}
 	if deadline, ok := ctx.Deadline(); ok {
-		_ = c.conn.SetDeadline(deadline)
+		_ = cn.SetDeadline(deadline)
 	} else {
-		_ = c.conn.SetDeadline(time.Time{})
+		_ = cn.SetDeadline(time.Time{})
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Now()) }) // unblock on cancellation
+	stop := context.AfterFunc(ctx, func() { _ = cn.SetDeadline(time.Now()) }) // unblock on cancellation
 	defer stop()
-	first := c.nextID + 1
+	first := cn.nextID + 1
 	var reqs []byte
 	for _, cmd := range cmds {
 		params := cmd.Params
 		if params == nil {
 			params = []string{}
 		}
-		c.nextID++
-		req, _ := json.Marshal(map[string]any{"id": c.nextID, "method": cmd.Method, "params": params})
+		cn.nextID++
+		req, _ := json.Marshal(map[string]any{"id": cn.nextID, "method": cmd.Method, "params": params})
 		reqs = append(reqs, req...)
 	}
 	method := cmds[0].Method // names the batch in transport errors
-	if _, err := c.conn.Write(reqs); err != nil {
-		return nil, c.drop(ctx, method, err)
+	if _, err := cn.Write(reqs); err != nil {
+		return nil, nil, c.drop(ctx, cn, method, err)
 	}
 	outs := make([]string, len(cmds))
 	var refused error
@@ -157,14 +208,14 @@ func (c *Client) call(ctx context.Context, cmds []Command) ([]string, error) {
 			Result json.RawMessage `json:"result"`
 			Error  json.RawMessage `json:"error"`
 		}
-		if err := c.dec.Decode(&reply); err != nil {
-			return nil, c.drop(ctx, method, err)
+		if err := cn.dec.Decode(&reply); err != nil {
+			return nil, nil, c.drop(ctx, cn, method, err)
 		}
 		if reply.Method != "" { // a request from the daemon (OVS sends none to unixctl clients); not ours
 			continue
 		}
 		if n, ok := reply.ID.(float64); !ok || int(n) != first+i {
-			return nil, c.drop(ctx, method, fmt.Errorf("reply with id %v to request %d", reply.ID, first+i))
+			return nil, nil, c.drop(ctx, cn, method, fmt.Errorf("reply with id %v to request %d", reply.ID, first+i))
 		}
 		if len(reply.Error) > 0 && string(reply.Error) != "null" {
 			if refused == nil {
@@ -175,13 +226,12 @@ func (c *Client) call(ctx context.Context, cmds []Command) ([]string, error) {
 		}
 		i++
 	}
-	return outs, refused
+	return outs, cn, refused
 }
 
-// drop closes a connection that failed, so the next call connects again.
-func (c *Client) drop(ctx context.Context, method string, err error) error {
-	_ = c.conn.Close()
-	c.conn, c.dec = nil, nil
+// drop closes a connection that failed; the next call connects again.
+func (c *Client) drop(ctx context.Context, cn *conn, method string, err error) error {
+	_ = cn.Close()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
@@ -197,12 +247,13 @@ func text(raw json.RawMessage) string {
 	return string(raw)
 }
 
-// Close closes the connection, if any. The client may be used again.
+// Close closes the connections; one in use is closed when its call ends. The client may be used again.
 func (c *Client) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.conn != nil {
-		_ = c.conn.Close()
-		c.conn, c.dec = nil, nil
+	for _, cn := range c.idle {
+		_ = cn.Close()
 	}
+	c.idle = nil
+	c.gen++
 }

@@ -2,10 +2,14 @@ package unixctl_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,5 +107,86 @@ func TestTargetByNameUsesThePidfile(t *testing.T) {
 	_, err = c.Call(context.Background(), "version")
 	if !errors.As(err, &ce) || ce.Target != filepath.Join(dir, "ovs-vswitchd.4242.ctl") {
 		t.Fatalf("want a ConnectError for %s, got %v", filepath.Join(dir, "ovs-vswitchd.4242.ctl"), err)
+	}
+}
+
+// Calls made at the same time go over separate connections, up to MaxConns, so the daemon serves them together.
+// The stand-in daemon answers no request until MaxConns requests are waiting at once: a client that sent them one
+// after the other would time out.
+func TestConcurrentCallsUseSeparateConnections(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "d.ctl")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var mu sync.Mutex
+	waiting, conns := 0, 0
+	allWaiting := make(chan struct{})
+	go func() {
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns++
+			mu.Unlock()
+			go func() {
+				defer nc.Close()
+				dec, enc := json.NewDecoder(nc), json.NewEncoder(nc)
+				for {
+					var req struct {
+						ID     int    `json:"id"`
+						Method string `json:"method"`
+					}
+					if dec.Decode(&req) != nil {
+						return
+					}
+					mu.Lock()
+					if waiting++; waiting == unixctl.MaxConns {
+						close(allWaiting)
+					}
+					mu.Unlock()
+					select {
+					case <-allWaiting:
+					case <-time.After(5 * time.Second):
+					}
+					_ = enc.Encode(map[string]any{"id": req.ID, "result": "done " + req.Method, "error": nil})
+				}
+			}()
+		}
+	}()
+
+	c := unixctl.New(sock, "")
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, unixctl.MaxConns)
+	for i := 0; i < unixctl.MaxConns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := c.Call(ctx, "m"); err != nil || out != "done m" {
+				errs <- fmt.Errorf("call: %q, %v", out, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// The connections stay open for the next calls.
+	for i := 0; i < 3; i++ {
+		if out, err := c.Call(ctx, "again"); err != nil || out != "done again" {
+			t.Errorf("call after the concurrent ones: %q, %v", out, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != unixctl.MaxConns {
+		t.Errorf("%d connections opened, want %d", conns, unixctl.MaxConns)
 	}
 }
