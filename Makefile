@@ -5,7 +5,7 @@
 #   make lab     bring a 3-node lab up and take a short tour (LAB_FLAGS="--nodes 2 --mode noEncap" to change it)
 #   make controlplane  build the lab's Kubernetes binaries into the cache (cold ~6 min, then seconds)
 #   make bench   Switchyard against the reference CNI plugins and the physical limits -> docs/benchmarks.md
-#                (~12-15 min; BENCH_FLAGS=-quick for a ~2 min smoke run)
+#                (~20-30 min on 2 cores; BENCH_FLAGS=-quick for a ~2 min smoke run)
 #   make lint    gofmt + go vet
 #   make generate regenerate the OVSDB models from the committed schema
 #   make manifests regenerate build/yamls/switchyard.yaml and docs/install.md's configuration reference

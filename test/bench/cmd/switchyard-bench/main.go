@@ -84,6 +84,19 @@ func main() {
 	}
 }
 
+// attachRepsFactor multiplies -reps for pod attach: a repetition costs ~25 s, and on a shared 2-core VM a
+// repetition's p50 moves by up to ±20% from the next (the sequential ADD ratio to the bridge plugin ranged 1.03-1.33
+// over six 2-3-repetition runs of one commit), so its medians need more repetitions than the other sections'.
+const attachRepsFactor = 3
+
+// attachReps is the repetitions of pod attach (-quick keeps its one).
+func (o Options) attachReps() int {
+	if o.Quick {
+		return o.Reps
+	}
+	return o.Reps * attachRepsFactor
+}
+
 // agentLogDir, if set, is where each Switchyard node's agent log is copied when the node is removed.
 var agentLogDir string
 
@@ -159,7 +172,7 @@ func runBench(o Options) error {
 	}
 	rep.Sizes = sizes
 	if o.Only["attach"] {
-		if rep.Attach, err = benchAttach(ctx, bins, sizes.Pods, sizes.Concurrency, o.Reps, logf); err != nil {
+		if rep.Attach, err = benchAttach(ctx, bins, sizes.Pods, sizes.Concurrency, o.attachReps(), logf); err != nil {
 			return err
 		}
 	}

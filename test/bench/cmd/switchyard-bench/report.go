@@ -51,7 +51,8 @@ func (r *Report) write(out, plotDir string) error {
 }
 
 func (r *Report) header(b *strings.Builder) {
-	mode := fmt.Sprintf("full run, %d repetitions of every measurement", r.Options.Reps)
+	mode := fmt.Sprintf("full run, %d repetitions of every measurement (pod attach: %d)", r.Options.Reps,
+		r.Options.attachReps())
 	cmd := "make bench"
 	if r.Options.Quick {
 		mode = fmt.Sprintf("**quick run** (`-quick`: small sizes, %d repetition(s); a smoke test, not a result to quote)", r.Options.Reps)
@@ -120,7 +121,9 @@ func (r *Report) attachSection(b *strings.Builder, plotDir, rel string) error {
 		return nil
 	}
 	fmt.Fprintf(b, "%d pods one after the other (sequential), then %d pods by %d workers at once (concurrent); CNI ADD "+
-		"then DEL of every pod, each call timed on its own. A fresh node per variant and repetition.\n\n", a.Pods, a.Pods, a.Concurrency)
+		"then DEL of every pod, each call timed on its own. A fresh node per variant and repetition; %d repetitions "+
+		"(outside -quick, %dx -reps: this section's medians move most between repetitions).\n\n", a.Pods, a.Pods,
+		a.Concurrency, r.Options.attachReps(), attachRepsFactor)
 	b.WriteString("| variant | mode | ADD p50 ms | ADD p99 ms | DEL p50 ms | DEL p99 ms | ADD phase pods/s |\n|---|---|---|---|---|---|---|\n")
 	names := map[string]string{"switchyard": "Switchyard (agent + OVS, flows included)",
 		"bridge": "bridge + host-local " + refPluginsVersion, "floor": "floor (veth steps only, in-process)"}
