@@ -63,11 +63,11 @@ type Attachment struct {
 	PodIndex   int // ifindex in the pod's netns
 }
 
-// Setup creates the pod's veth pair: cfg.IfName inside the pod netns at netnsPath (MAC, MTU, IPv6 off for an
-// IPv4 address, address, up, default route via cfg.Gateway, optionally tx checksum off) and cfg.HostIfName in the
-// calling thread's netns (MTU, NOARP, IPv6 off so it holds no address, up, not attached to anything). A node-side
-// veth left over with the same name is deleted first. If any step fails the pair is deleted again, so a failed
-// Setup leaves no veth in either netns.
+// Setup creates the pod's veth pair: cfg.IfName inside the pod netns at netnsPath (MAC, MTU, IPv6 off, address, up,
+// default route via cfg.Gateway, optionally tx checksum off) and cfg.HostIfName in the calling thread's netns (MTU,
+// NOARP, IPv6 off so it holds no address, up, not attached to anything). A node-side veth left over with the same
+// name is deleted first. If any step fails the pair is deleted again, so a failed Setup leaves no veth in either
+// netns.
 func Setup(netnsPath string, cfg Config) (*Attachment, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("podnet setup %s: %w", cfg.HostIfName, err)
@@ -158,8 +158,8 @@ func createVeth(cfg Config, podNS ns.NetNS) error {
 	return nil
 }
 
-// configurePodSide runs in the pod netns: checksum offload, IPv6 off (for an IPv4 address), address, up, default
-// route. It returns the link.
+// configurePodSide runs in the pod netns: checksum offload, IPv6 off, address, up, default route. It returns the
+// link.
 func configurePodSide(cfg Config) (netlink.Link, error) {
 	link, err := netlink.LinkByName(cfg.IfName)
 	if err != nil {
@@ -173,10 +173,8 @@ func configurePodSide(cfg Config) (netlink.Link, error) {
 	// Pods get IPv4 only (IPv4 pod CIDRs): without IPv6 on the interface the pod sends no duplicate-address
 	// probes, multicast listener reports and router solicitations when it comes up, which the switch could only
 	// drop, each after a trip through ovs-vswitchd's slow path.
-	if cfg.IP.IP.To4() != nil {
-		if err := disableIPv6(cfg.IfName); err != nil {
-			return nil, err
-		}
+	if err := disableIPv6(cfg.IfName); err != nil { // cfg.validate admits IPv4 addresses only
+		return nil, err
 	}
 	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: cfg.IP}); err != nil {
 		return nil, fmt.Errorf("add address %s to pod interface %q: %w", cfg.IP, cfg.IfName, err)

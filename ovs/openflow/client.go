@@ -157,7 +157,7 @@ func (c *Client) appctl(ctx context.Context, args ...string) (string, error) {
 func (c *Client) appctlAll(ctx context.Context, cmds ...unixctl.Command) error {
 	_, err := c.ctl.CallAll(ctx, cmds...)
 	if err == nil {
-		return nil
+		return nil // also when there were no commands
 	}
 	method := cmds[0].Method
 	var srvErr *unixctl.ServerError

@@ -11,10 +11,11 @@ import (
 	"github.com/switchyard-net/switchyard/ovs/unixctl"
 )
 
-// FlushConntrack removes from the datapath's connection tracker, in each of zones, every entry whose original direction has
-// ip as source or destination, or whose reply direction comes from ip (a connection to a Service that was DNATed to
-// ip). A deleted pod's connections must not outlive it: an established TCP entry would stay for a day, and a new pod
-// that gets the same IP would inherit its state. The flushes (three per zone) go to ovs-vswitchd as one batch.
+// FlushConntrack removes from the datapath's connection tracker, in each of zones, every entry whose original
+// direction has ip as source or destination, or whose reply direction comes from ip (a connection to a Service that
+// was DNATed to ip). A deleted pod's connections must not outlive it: an established TCP entry would stay for a day,
+// and a new pod that gets the same IP would inherit its state. The flushes (three per zone) go to ovs-vswitchd as
+// one batch.
 func (c *Client) FlushConntrack(ctx context.Context, ip net.IP, zones ...uint16) error {
 	var cmds []unixctl.Command
 	for _, zone := range zones {
@@ -22,9 +23,6 @@ func (c *Client) FlushConntrack(ctx context.Context, ip net.IP, zones ...uint16)
 		for _, tuples := range [][]string{{"ct_nw_src=" + ip.String()}, {"ct_nw_dst=" + ip.String()}, {"", "ct_nw_src=" + ip.String()}} {
 			cmds = append(cmds, unixctl.Command{Method: "dpctl/flush-conntrack", Params: append([]string{z}, tuples...)})
 		}
-	}
-	if len(cmds) == 0 {
-		return nil
 	}
 	return c.appctlAll(ctx, cmds...) // one pass of vswitchd's main loop for all of them
 }

@@ -113,6 +113,9 @@ type Command struct {
 // and err is the first *ServerError. A failed connection is handled as in Call, the whole batch sent again, so a
 // batch must be safe to repeat.
 func (c *Client) CallAll(ctx context.Context, cmds ...Command) (outs []string, err error) {
+	if len(cmds) == 0 {
+		return nil, nil
+	}
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -159,9 +162,6 @@ func (c *Client) putIdle(cn *conn) {
 // call runs a batch on cn, or on a new connection if cn is nil. It returns the connection if it is still fine
 // (a refused command leaves it so), nil after closing it if not.
 func (c *Client) call(ctx context.Context, cn *conn, cmds []Command) ([]string, *conn, error) {
-	if len(cmds) == 0 {
-		return nil, cn, nil
-	}
 	if cn == nil {
 		path, err := c.socket()
 		if err != nil {
