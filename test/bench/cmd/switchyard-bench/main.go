@@ -57,7 +57,7 @@ func main() {
 	flag.StringVar(&o.Out, "out", "docs/benchmarks.md", "the report to write (relative to -repo)")
 	flag.StringVar(&o.PlotDir, "plots", "docs/bench", "directory of the SVG plots (relative to -repo)")
 	flag.StringVar(&only, "only", strings.Join(sections, ","), "sections to run: "+strings.Join(sections, ","))
-	flag.IntVar(&o.Reps, "reps", 0, "repetitions of each measurement (default 3, 1 with -quick)")
+	flag.IntVar(&o.Reps, "reps", 0, "repetitions of each measurement (default 3, 1 with -quick); pod attach runs 3x as many outside -quick")
 	flag.StringVar(&agentLogDir, "agent-logs", "", "keep the log of every Switchyard agent in this directory (the per-step timings of ADD and DEL)")
 	render := flag.Bool("render", false, "measure nothing: write the report again from <plots>/results.json")
 	flag.Parse()
