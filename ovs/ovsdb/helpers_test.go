@@ -23,7 +23,7 @@ type env struct {
 }
 
 // newEnv starts a private OVS in a new namespace and connects a Client; everything is torn down when the test ends.
-func newEnv(t *testing.T, opts privateovs.Options) *env {
+func newEnv(t testing.TB, opts privateovs.Options) *env {
 	t.Helper()
 	nettest.RequireOVS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -42,7 +42,7 @@ func newEnv(t *testing.T, opts privateovs.Options) *env {
 	return &env{ctx: ctx, ns: opts.Netns, ovs: o, c: c}
 }
 
-func testLogger(t *testing.T) logrus.FieldLogger {
+func testLogger(t testing.TB) logrus.FieldLogger {
 	log := logrus.New()
 	log.SetOutput(t.Output())
 	log.SetLevel(logrus.DebugLevel)
@@ -96,7 +96,7 @@ func netdevBridge(name string) BridgeSpec {
 }
 
 // ensureBridge creates a netdev bridge, waits until vswitchd has it, and fails the test on error.
-func (e *env) ensureBridge(t *testing.T, name string) {
+func (e *env) ensureBridge(t testing.TB, name string) {
 	t.Helper()
 	if err := e.c.EnsureBridge(e.ctx, netdevBridge(name)); err != nil {
 		t.Fatal(err)

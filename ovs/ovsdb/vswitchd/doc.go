@@ -5,4 +5,4 @@
 // `go generate ./ovs/ovsdb/...` from the module root.
 package vswitchd
 
-//go:generate go run github.com/ovn-kubernetes/libovsdb/cmd/modelgen -p vswitchd -o . vswitch.ovsschema
+//go:generate go run github.com/ovn-kubernetes/libovsdb/cmd/modelgen -extended -p vswitchd -o . vswitch.ovsschema
