@@ -20,6 +20,8 @@ type AttachRun struct {
 	// AddCPU is the CPU time used during the ADD phase: by the whole machine (machineCPU, every process: plugins,
 	// daemons, the harness) and by each of the node's daemons (Switchyard: ovs-vswitchd, ovsdb-server, agent).
 	AddCPU map[string]time.Duration `json:",omitempty"`
+	// DelVswitchd is what ovs-vswitchd's main thread did during the DEL phase (variants with an ovs-vswitchd).
+	DelVswitchd *ThreadStates `json:",omitempty"`
 }
 
 // cpuPerAdd is the CPU time in ms that who used per ADD in a run (0 when not measured).
@@ -184,9 +186,21 @@ func attachRound(ctx context.Context, parent *cleanups, a attacher, pods, worker
 		_, _ = parallel(ps, workers, func(p *benchPod) (time.Duration, error) { return a.del(ctx, p) })
 		return r, err
 	}
+	// Not during the ADD phase: the sampling would count in the machine's CPU time, which is compared with the bridge
+	// plugin's.
+	var sampled func() *ThreadStates
+	if pid := pids["ovs-vswitchd"]; pid != 0 {
+		sampled = sampleThread(pid, pid, delSampleInterval)
+	}
 	r.Del, err = parallel(ps, workers, func(p *benchPod) (time.Duration, error) { return a.del(ctx, p) })
+	if sampled != nil {
+		r.DelVswitchd = sampled()
+	}
 	return r, err
 }
+
+// delSampleInterval is how often the DEL phase samples ovs-vswitchd's main thread.
+const delSampleInterval = 2 * time.Millisecond
 
 // parallel runs fn for every pod with the given number of workers and collects the durations; the first error
 // is returned after every call finished.

@@ -36,7 +36,13 @@ const methodText = "## Method\n\n" +
 	"per port), and the route table is dumped again (`route_table_reset`); with about 50 ports that is ~300 netlink " +
 	"requests per pod (`-agent-logs` keeps vswitchd's coverage counters around each ADD phase). Newer Open vSwitch " +
 	"releases drop some of these notifications before they reach the bridge (`change->irrelevant`); none is measured " +
-	"here.\n\n" +
+	"here. A DEL waits for the same thread twice (the pod's flow bundle, then the flush of its conntrack entries), " +
+	"and the thread also removes each deleted pod's port. The userspace datapath reads a veth port through an " +
+	"AF_PACKET socket, and closing that socket waits for an RCU grace period (`packet_release` calls " +
+	"`synchronize_net`), several milliseconds in which the thread does nothing else; concurrent DELs queue behind " +
+	"each other's closes. The DEL phase samples the thread's state from /proc every 2 ms (not the ADD phase: the " +
+	"sampling would count in the machine's CPU time) to show this. The kernel datapath (`system`, the default on " +
+	"real nodes) reads its ports without sockets.\n\n" +
 	"**Datapath.** All same-machine paths exist at once and are measured in turn within each repetition. *veth*: two " +
 	"namespaces joined by a veth pair with default offloads (the physical limit of this machine); *veth tx off*: the " +
 	"same with tx checksum offload off, which the userspace datapath forces on OVS pods (it also disables TSO); " +

@@ -146,6 +146,7 @@ func (r *Report) attachSection(b *strings.Builder, plotDir, rel string) error {
 		}
 	}
 	r.attachCPU(b)
+	r.attachDelThread(b)
 	cats := []string{"ADD p50 seq", "ADD p99 seq", "ADD p50 conc", "ADD p99 conc", "DEL p50 seq", "DEL p50 conc"}
 	var series []Series
 	for _, v := range attachVariants {
@@ -187,6 +188,41 @@ func (r *Report) attachCPU(b *strings.Builder) {
 	for _, row := range rows {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", row.name, a.Figure(row.variant, "sequential", cpuPerAdd(row.who)).cell("%.1f"),
 			a.Figure(row.variant, "concurrent", cpuPerAdd(row.who)).cell("%.1f"))
+	}
+}
+
+// attachDelThread tells what ovs-vswitchd's main thread did while Switchyard's pods were deleted: a DEL waits for it
+// twice (the pod's flow bundle, then its conntrack flush), and it also removes every deleted pod's port.
+func (r *Report) attachDelThread(b *strings.Builder) {
+	runs := map[string][]*ThreadStates{}
+	for _, mode := range []string{"sequential", "concurrent"} {
+		for _, run := range r.Attach.Runs["switchyard"][mode] {
+			if run.DelVswitchd != nil && run.DelVswitchd.Samples > 0 {
+				runs[mode] = append(runs[mode], run.DelVswitchd)
+			}
+		}
+	}
+	if len(runs) == 0 {
+		return // results of a run before the DEL phase was sampled
+	}
+	fmt.Fprintf(b, "\nWhat ovs-vswitchd's main thread did during Switchyard's DEL phase, %% of its state sampled every %v "+
+		"(/proc/<pid>/task/<pid>/stat; where it waits: the innermost kernel functions on its stack):\n\n"+
+		"| mode | running | waiting in the kernel | idle | where it waits most (share of the waiting samples) |\n|---|---|---|---|---|\n",
+		delSampleInterval)
+	for _, mode := range []string{"sequential", "concurrent"} {
+		share := func(count func(*ThreadStates) int) string {
+			var xs []float64
+			for _, t := range runs[mode] {
+				xs = append(xs, t.share(count(t)))
+			}
+			return summarize(xs).cell("%.0f%%")
+		}
+		where := "n/a"
+		if site, pct := mostBlockedIn(runs[mode]); site != "" {
+			where = fmt.Sprintf("`%s` (%.0f%%)", site, pct)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mode, share(func(t *ThreadStates) int { return t.Running }),
+			share(func(t *ThreadStates) int { return t.Blocked }), share(func(t *ThreadStates) int { return t.Idle }), where)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPercentileNearestRank(t *testing.T) {
@@ -64,5 +65,38 @@ func TestCharts(t *testing.T) {
 	b, _ = os.ReadFile(line)
 	if got := strings.Count(string(b), "<circle"); got != 3 {
 		t.Errorf("line chart has %d points", got)
+	}
+}
+
+func TestThreadStateParsing(t *testing.T) {
+	stat := "4242 (ovs-vswitchd (x)) D 1 4242 4242 0 -1 4194560 100"
+	if got := threadState(stat); got != 'D' {
+		t.Errorf("state of %q = %q, want D", stat, got)
+	}
+	if got := threadState("garbage"); got != '?' {
+		t.Errorf("state of garbage = %q", got)
+	}
+	stack := "[<0>] synchronize_rcu_normal+0x10a/0x160\n[<0>] packet_release+0x2b6/0x4a0\n[<0>] sock_close+0x3c/0xb0\n[<0>] __fput+0xe6/0x2c0\n"
+	if got, want := waitSite(stack, 3), "synchronize_rcu_normal < packet_release < sock_close"; got != want {
+		t.Errorf("waitSite = %q, want %q", got, want)
+	}
+	if got := waitSite("", 3); got != "(unknown)" {
+		t.Errorf("waitSite of nothing = %q", got)
+	}
+	runs := []*ThreadStates{{BlockedIn: map[string]int{"a < b": 3, "c": 1}}, nil, {BlockedIn: map[string]int{"c": 4}}}
+	if site, pct := mostBlockedIn(runs); site != "c" || pct != 62.5 {
+		t.Errorf("mostBlockedIn = %q %v, want c 62.5", site, pct)
+	}
+	if site, _ := mostBlockedIn(nil); site != "" {
+		t.Errorf("mostBlockedIn of nothing = %q", site)
+	}
+}
+
+func TestSampleThreadCountsEverySample(t *testing.T) {
+	stop := sampleThread(os.Getpid(), os.Getpid(), time.Millisecond)
+	time.Sleep(30 * time.Millisecond)
+	st := stop()
+	if st.Samples == 0 || st.Running+st.Blocked+st.Idle != st.Samples {
+		t.Errorf("samples %+v: states do not add up", st)
 	}
 }
