@@ -34,9 +34,11 @@ const methodText = "## Method\n\n" +
 	"order of the steps) is a full bridge reconfiguration (`if_notifier` has no filter), after which the status " +
 	"refresh asks the kernel for the flags of every interface twice (`iface_refresh_netdev_status`: two RTM_GETLINK " +
 	"per port), and the route table is dumped again (`route_table_reset`); with about 50 ports that is ~300 netlink " +
-	"requests per pod (`-agent-logs` keeps vswitchd's coverage counters around each ADD phase). Newer Open vSwitch " +
-	"releases drop some of these notifications before they reach the bridge (`change->irrelevant`); none is measured " +
-	"here. A DEL waits for the same thread twice (the pod's flow bundle, then the flush of its conntrack entries), " +
+	"requests per pod (`-agent-logs` keeps vswitchd's coverage counters around each ADD phase), so an ADD costs more " +
+	"the more pods the node already has (the table by pods already on the node). The two requests are " +
+	"`netdev_get_flags` and `netdev_get_carrier`, which asks for the flags again; netdev-linux does not cache them. " +
+	"Newer Open vSwitch releases only drop wireless-extension notifications before they reach the bridge " +
+	"(`change->irrelevant`), so a veth's changes still reconfigure it. A DEL waits for the same thread twice (the pod's flow bundle, then the flush of its conntrack entries), " +
 	"and the thread also removes each deleted pod's port. The userspace datapath reads a veth port through an " +
 	"AF_PACKET socket, and closing that socket waits for an RCU grace period (`packet_release` calls " +
 	"`synchronize_net`), several milliseconds in which the thread does nothing else; concurrent DELs queue behind " +

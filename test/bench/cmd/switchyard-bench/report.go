@@ -145,6 +145,7 @@ func (r *Report) attachSection(b *strings.Builder, plotDir, rel string) error {
 			b.WriteString("\n")
 		}
 	}
+	r.attachGrowth(b)
 	r.attachCPU(b)
 	r.attachDelThread(b)
 	cats := []string{"ADD p50 seq", "ADD p99 seq", "ADD p50 conc", "ADD p99 conc", "DEL p50 seq", "DEL p50 conc"}
@@ -188,6 +189,40 @@ func (r *Report) attachCPU(b *strings.Builder) {
 	for _, row := range rows {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", row.name, a.Figure(row.variant, "sequential", cpuPerAdd(row.who)).cell("%.1f"),
 			a.Figure(row.variant, "concurrent", cpuPerAdd(row.who)).cell("%.1f"))
+	}
+}
+
+// attachGrowth tells how a sequential ADD's latency grows with the pods already on the node: the p50 of the first,
+// the middle and the last tenth of the pods.
+func (r *Report) attachGrowth(b *strings.Builder) {
+	n := r.Attach.Pods
+	k := max(1, n/10)
+	if n < 3*k {
+		return
+	}
+	tenths := []struct {
+		name     string
+		from, to int
+	}{{"", 0, k}, {"", n/2 - k/2, n/2 - k/2 + k}, {"", n - k, n}}
+	b.WriteString("\nSequential ADD p50 by the pods already on the node (ms; a pod's ADD comes after those before it):\n\n| variant |")
+	for i := range tenths {
+		tenths[i].name = fmt.Sprintf("pods %d–%d", tenths[i].from+1, tenths[i].to)
+		fmt.Fprintf(b, " %s |", tenths[i].name)
+	}
+	b.WriteString("\n|---|---|---|---|\n")
+	names := map[string]string{"switchyard": "Switchyard", "bridge": "bridge + host-local", "floor": "floor"}
+	for _, v := range attachVariants {
+		fmt.Fprintf(b, "| %s |", names[v])
+		for _, t := range tenths {
+			p50 := r.Attach.Figure(v, "sequential", func(run AttachRun) float64 {
+				if len(run.Add) < t.to {
+					return 0
+				}
+				return percentile(ms(run.Add[t.from:t.to]), 50)
+			})
+			fmt.Fprintf(b, " %s |", p50.cell("%.1f"))
+		}
+		b.WriteString("\n")
 	}
 }
 
