@@ -33,8 +33,8 @@ const methodText = "## Method\n\n" +
 	"In Open vSwitch 3.1 every link change there (the host end created, its carrier up: two per pod, whatever the " +
 	"order of the steps) is a full bridge reconfiguration (`if_notifier` has no filter), after which the status " +
 	"refresh asks the kernel for the flags of every interface twice (`iface_refresh_netdev_status`: two RTM_GETLINK " +
-	"per port), and the route table is dumped again (`route_table_reset`); with about 50 ports that is ~300 netlink " +
-	"requests per pod (`-agent-logs` keeps vswitchd's coverage counters around each ADD phase), so an ADD costs more " +
+	"per port), and the route table is dumped again (`route_table_reset`); with about 50 ports and 1.4 reconfigurations " +
+	"per pod (coalesced when changes come together) that is ~100 netlink requests per pod (`-agent-logs` keeps vswitchd's coverage counters around each ADD phase), so an ADD costs more " +
 	"the more pods the node already has (the table by pods already on the node). The two requests are " +
 	"`netdev_get_flags` and `netdev_get_carrier`, which asks for the flags again; netdev-linux does not cache them. " +
 	"Newer Open vSwitch releases only drop wireless-extension notifications before they reach the bridge " +

@@ -200,27 +200,23 @@ func (r *Report) attachGrowth(b *strings.Builder) {
 	if n < 3*k {
 		return
 	}
-	tenths := []struct {
-		name     string
-		from, to int
-	}{{"", 0, k}, {"", n/2 - k/2, n/2 - k/2 + k}, {"", n - k, n}}
+	starts := []int{0, n/2 - k/2, n - k} // where each tenth starts
 	b.WriteString("\nSequential ADD p50 by the pods already on the node (ms; a pod's ADD comes after those before it):\n\n| variant |")
-	for i := range tenths {
-		tenths[i].name = fmt.Sprintf("pods %d–%d", tenths[i].from+1, tenths[i].to)
-		fmt.Fprintf(b, " %s |", tenths[i].name)
+	for _, from := range starts {
+		fmt.Fprintf(b, " pods %d–%d |", from+1, from+k)
 	}
 	b.WriteString("\n|---|---|---|---|\n")
 	names := map[string]string{"switchyard": "Switchyard", "bridge": "bridge + host-local", "floor": "floor"}
 	for _, v := range attachVariants {
 		fmt.Fprintf(b, "| %s |", names[v])
-		for _, t := range tenths {
-			p50 := r.Attach.Figure(v, "sequential", func(run AttachRun) float64 {
-				if len(run.Add) < t.to {
-					return 0
+		for _, from := range starts {
+			var p50s []float64
+			for _, run := range r.Attach.Runs[v]["sequential"] {
+				if len(run.Add) >= from+k {
+					p50s = append(p50s, percentile(ms(run.Add[from:from+k]), 50))
 				}
-				return percentile(ms(run.Add[t.from:t.to]), 50)
-			})
-			fmt.Fprintf(b, " %s |", p50.cell("%.1f"))
+			}
+			fmt.Fprintf(b, " %s |", summarize(p50s).cell("%.1f"))
 		}
 		b.WriteString("\n")
 	}
