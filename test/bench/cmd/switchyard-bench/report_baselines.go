@@ -50,14 +50,15 @@ func (r *Report) baselineTargets(b *strings.Builder) {
 	for _, pp := range pairs {
 		for _, f := range pathFigures {
 			s, n := summarize(f.get(pp.sw)).Median, summarize(f.get(pp.base)).Median
-			fmt.Fprintf(b, "| %s %s >= %.1fx %s | %s vs %s %s: ratio %s | %s |\n", pathLabel[pp.sw.Key], f.name, baselineTarget,
-				pathLabel[pp.base.Key], trimNum(s), trimNum(n), f.unit, ratio(s, n), verdict(n > 0 && s/n >= baselineTarget))
+			reps := repsMet(pairedRatios(f.get(pp.sw), f.get(pp.base)), func(x float64) bool { return x >= baselineTarget })
+			fmt.Fprintf(b, "| %s %s >= %.1fx %s | %s vs %s %s: ratio %s | %s | %s |\n", pathLabel[pp.sw.Key], f.name, baselineTarget,
+				pathLabel[pp.base.Key], trimNum(s), trimNum(n), f.unit, ratio(s, n), reps, verdict(n > 0 && s/n >= baselineTarget))
 		}
 	}
 	all := r.allPaths()
 	for _, key := range switchyardPaths {
 		if findPath(all, key) != nil && findPath(all, baselineOf[key]) == nil {
-			fmt.Fprintf(b, "| %s >= %.1fx %s | baseline not measured in this run | n/a |\n", pathLabel[key], baselineTarget,
+			fmt.Fprintf(b, "| %s >= %.1fx %s | baseline not measured in this run | n/a | n/a |\n", pathLabel[key], baselineTarget,
 				pathLabel[baselineOf[key]])
 		}
 	}

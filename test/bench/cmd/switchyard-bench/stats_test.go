@@ -105,3 +105,16 @@ func TestSampleThreadCountsEverySample(t *testing.T) {
 		t.Errorf("samples %+v: none, or states that do not add up", st)
 	}
 }
+
+func TestRepsMetPairsRepetitions(t *testing.T) {
+	ratios := pairedRatios([]float64{8, 12, 10, 7}, []float64{10, 10, 0})
+	if len(ratios) != 2 || ratios[0] != 0.8 || ratios[1] != 1.2 {
+		t.Fatalf("pairedRatios = %v, want [0.8 1.2] (a zero baseline and an unpaired repetition skipped)", ratios)
+	}
+	if got := repsMet(ratios, func(x float64) bool { return x <= 1 }); got != "1 of 2" {
+		t.Errorf("repsMet = %q, want 1 of 2", got)
+	}
+	if got := repsMet(nil, func(float64) bool { return true }); got != "n/a" {
+		t.Errorf("repsMet of nothing = %q", got)
+	}
+}
