@@ -59,7 +59,6 @@ func (r *Report) cpTargets(b *strings.Builder) {
 	}
 	n := cpTargetSize
 	cold := s.Figure(n, func(r *CPResult) float64 { return r.ColdSeconds })
-	below := func(limit float64) func(float64) bool { return func(x float64) bool { return x < limit } }
 	fmt.Fprintf(b, "| Services full programming < 3 s, %d Services x %d endpoints | %s s | %s | %s |\n", n, s.Endpoints,
 		cold.cell("%.2f"), repsMet(cold.Runs, below(3)), verdict(cold.Max < 3))
 	p99 := s.Figure(n, func(r *CPResult) float64 { return percentile(r.UpdateMillis, 99) })

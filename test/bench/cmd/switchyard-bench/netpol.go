@@ -68,10 +68,10 @@ func (r *Report) npTargets(b *strings.Builder) {
 	pol := s.Runs[h][0].Policies
 	cold := s.Figure(h, func(r *NPResult) float64 { return r.ColdSeconds })
 	fmt.Fprintf(b, "| NetworkPolicy full sync < 3 s, %d pods and %d policies | %s s | %s | %s |\n", h, pol, cold.cell("%.2f"),
-		repsMet(cold.Runs, func(x float64) bool { return x < 3 }), verdict(cold.Max < 3))
+		repsMet(cold.Runs, below(3)), verdict(cold.Max < 3))
 	worst := s.Figure(h, worstP99)
 	fmt.Fprintf(b, "| NetworkPolicy single change (event to flows installed) p99 < 100 ms, every kind of change | worst kind %s ms | %s | %s |\n",
-		worst.cell("%.1f"), repsMet(worst.Runs, func(x float64) bool { return x < 100 }), verdict(worst.Max < 100))
+		worst.cell("%.1f"), repsMet(worst.Runs, below(100)), verdict(worst.Max < 100))
 	big := s.Sizes[len(s.Sizes)-1]
 	if big > h && len(s.Runs[big]) > 0 {
 		k := float64(big) / float64(h)

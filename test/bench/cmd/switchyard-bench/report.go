@@ -91,6 +91,9 @@ func repsMet(xs []float64, ok func(float64) bool) string {
 	return fmt.Sprintf("%d of %d", n, len(xs))
 }
 
+// below is the test of an absolute limit for repsMet.
+func below(limit float64) func(float64) bool { return func(x float64) bool { return x < limit } }
+
 // pairedRatios divides a's figure by b's in each repetition that measured both (the same index is the same
 // repetition: the variants or paths of a repetition are measured in turn).
 func pairedRatios(a, b []float64) []float64 {
