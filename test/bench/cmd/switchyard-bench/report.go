@@ -236,7 +236,11 @@ func (r *Report) attachGrowth(b *strings.Builder) {
 	starts := []int{0, n/2 - k/2, n - k} // where each tenth starts
 	b.WriteString("\nSequential ADD p50 by the pods already on the node (ms; a pod's ADD comes after those before it):\n\n| variant |")
 	for _, from := range starts {
-		fmt.Fprintf(b, " pods %d–%d |", from+1, from+k)
+		if k == 1 {
+			fmt.Fprintf(b, " pod %d |", from+1)
+		} else {
+			fmt.Fprintf(b, " pods %d–%d |", from+1, from+k)
+		}
 	}
 	b.WriteString("\n|---|---|---|---|\n")
 	names := map[string]string{"switchyard": "Switchyard", "bridge": "bridge + host-local", "floor": "floor"}
