@@ -42,7 +42,7 @@ const methodText = "## Method\n\n" +
 	"and the thread also removes each deleted pod's port. The userspace datapath reads a veth port through an " +
 	"AF_PACKET socket, and closing that socket waits for an RCU grace period (`packet_release` calls " +
 	"`synchronize_net`), several milliseconds in which the thread does nothing else; concurrent DELs queue behind " +
-	"each other's closes. The DEL phase samples the thread's state from /proc every 2 ms (not the ADD phase: the " +
+	"each other's closes. The DEL phase samples the thread's state from /proc (not the ADD phase: the " +
 	"sampling would count in the machine's CPU time) to show this. The kernel datapath (`system`, the default on " +
 	"real nodes) reads its ports without sockets.\n\n" +
 	"**Datapath.** All same-machine paths exist at once and are measured in turn within each repetition. *veth*: two " +
