@@ -112,6 +112,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
+// settle waits until the controller has worked off its queue: nothing queued and no Store call for 100 ms.
+func settle(t *testing.T, c *Controller, s *fakeStore) {
+	t.Helper()
+	seen, quietSince := -1, time.Now()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		s.mu.Lock()
+		n := len(s.calls)
+		s.mu.Unlock()
+		if n != seen || c.queue.Len() > 0 {
+			seen, quietSince = n, time.Now()
+			continue
+		}
+		if time.Since(quietSince) >= 100*time.Millisecond {
+			return
+		}
+	}
+	t.Fatal("timed out waiting for the controller to settle")
+}
+
 func TestControllerFollowsServicesAndEndpoints(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -146,7 +165,8 @@ func TestControllerFollowsServicesAndEndpoints(t *testing.T) {
 		s, _ := host.state()
 		return len(s.Reject) == 1 && s.Reject[0] == HostEntry{IP: "10.96.0.21", Protocol: flows.TCP, Port: 80}
 	})
-	store.takeCalls() // informer resyncs of the initial objects
+	settle(t, c, store) // the initial objects' events may still be queued after the host rules are right
+	store.takeCalls()
 
 	// An endpoint is added: one Set of that Service, same group id, two buckets.
 	webEPs.Endpoints = append(webEPs.Endpoints, slice("", "", "", "", "", 0, readyEP("10.244.1.7", testNodeName)).Endpoints...)
