@@ -194,8 +194,12 @@ func (a *Agent) start(ctx context.Context) error {
 	for _, s := range alloc.Stale() {
 		a.log.WithFields(logrus.Fields{"ip": s.IP, "container": s.Key.ContainerID}).Warn("IPAM allocation outside the pod CIDR; CNI GC or DEL will release it")
 	}
+	txChecksumOff, err := podTxChecksumOff(a.cfg.DatapathType, a.cfg.TrafficMode, db.UserspaceTSO())
+	if err != nil {
+		return err
+	}
 	a.pods = pods.NewManager(pods.Settings{Bridge: a.cfg.Bridge, Network: a.cfg.NetworkName, MTU: a.cfg.MTU,
-		TxChecksumOff: a.cfg.DatapathType == config.DatapathNetdev, Node: a.node, FlushConntrack: a.flushConntrack,
+		TxChecksumOff: txChecksumOff, Node: a.node, FlushConntrack: a.flushConntrack,
 		PortAdded: a.of.WatchPortAdded}, alloc, db, a.store,
 		a.log.WithField("component", "pods"))
 
@@ -207,6 +211,7 @@ func (a *Agent) start(ctx context.Context) error {
 	for _, err := range a.pods.Restore(records) {
 		a.log.WithError(err).Warn("skipping a damaged pod record in OVSDB")
 	}
+	a.followVswitchdOffloads() // pods attached under an earlier vswitchd
 	if err := a.store.Stage(pipelineOwner, flows.PipelineFlows(a.node), nil); err != nil {
 		return err
 	}

@@ -34,7 +34,8 @@ func (a *Agent) watchVswitchd(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// replayAfterVswitchdRestart waits for br-int to answer OpenFlow again and reinstalls every desired flow and group.
+// replayAfterVswitchdRestart waits for br-int to answer OpenFlow again, reinstalls every desired flow and group, and
+// changes the pods' offloads if the new vswitchd's differ.
 func (a *Agent) replayAfterVswitchdRestart(ctx context.Context) {
 	t0 := time.Now()
 	log := a.log.WithField("component", "ovswatch")
@@ -61,6 +62,7 @@ func (a *Agent) replayAfterVswitchdRestart(ctx context.Context) {
 	if err := a.db.SetFlowRestoreWait(ctx, false); err != nil {
 		log.WithError(err).Warn("clearing flow-restore-wait")
 	}
+	a.followVswitchdOffloads()
 	took := time.Since(t0)
 	a.metrics.SetReconcile(took)
 	log.WithField("took", took.Round(time.Millisecond)).Info("flows replayed after the vswitchd restart")

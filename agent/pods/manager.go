@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
@@ -41,7 +42,7 @@ type Settings struct {
 	Bridge        string
 	Network       string // the CNI network name
 	MTU           int
-	TxChecksumOff bool // the userspace datapath cannot complete partial checksums
+	TxChecksumOff bool // the switch cannot complete partial checksums (SetTxChecksumOff changes it)
 	Node          flows.NodeConfig
 	OfportTimeout time.Duration
 	// FlushConntrack, if set, removes the conntrack entries of a detached pod's IP (best effort: they would
@@ -64,6 +65,8 @@ type Manager struct {
 	pods     map[Key]*Pod
 	locks    map[Key]*keyLock
 	reserved map[int32]bool // OpenFlow port numbers picked by ADDs in flight
+
+	txChecksumOff atomic.Bool // Settings.TxChecksumOff, as SetTxChecksumOff last set it
 }
 
 type keyLock struct {
@@ -76,8 +79,10 @@ func NewManager(set Settings, alloc *ipam.Allocator, ports Ports, fl Flows, log 
 	if set.OfportTimeout == 0 {
 		set.OfportTimeout = 10 * time.Second
 	}
-	return &Manager{set: set, ipam: alloc, ports: ports, flows: fl, log: log,
+	m := &Manager{set: set, ipam: alloc, ports: ports, flows: fl, log: log,
 		pods: map[Key]*Pod{}, locks: map[Key]*keyLock{}, reserved: map[int32]bool{}}
+	m.txChecksumOff.Store(set.TxChecksumOff)
+	return m
 }
 
 // lock serialises requests for one attachment; different attachments proceed in parallel.
@@ -210,7 +215,7 @@ func (m *Manager) plumb(ctx context.Context, p *Pod, netns string, mtu int, took
 	done := took.time("veth")
 	att, err := podnet.Setup(netns, podnet.Config{ContainerID: p.ContainerID, IfName: p.IfName,
 		HostIfName: p.HostIfName, IP: p.IP, Gateway: m.set.Node.GatewayIP, MAC: p.MAC, MTU: mtu,
-		TxChecksumOff: m.set.TxChecksumOff})
+		TxChecksumOff: m.txChecksumOff.Load()})
 	done()
 	if err != nil {
 		return apiErr(cnitypes.ErrInternal, "setting up the veth of %s: %v", p.Ref(), err)

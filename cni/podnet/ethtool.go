@@ -5,8 +5,15 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/containernetworking/plugins/pkg/ns"
 	"golang.org/x/sys/unix"
 )
+
+// SetTxChecksum turns tx checksum offload (and with it TSO) of the pod interface ifName in the netns at netnsPath
+// on or off, for a pod attached before the switch's offload support changed.
+func SetTxChecksum(netnsPath, ifName string, on bool) error {
+	return ns.WithNetNSPath(netnsPath, func(ns.NetNS) error { return setTxChecksum(ifName, on) })
+}
 
 // ethtoolValue is the kernel's struct ethtool_value.
 type ethtoolValue struct {

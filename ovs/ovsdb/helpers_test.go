@@ -2,7 +2,9 @@ package ovsdb
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -152,4 +154,14 @@ func clientGoroutinesSince(before map[string]string) []string {
 		}
 	}
 	return stacks
+}
+
+// vswitchdLog is ovs-vswitchd's log file so far.
+func (e *env) vswitchdLog(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.ovs.Dir, "ovs-vswitchd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

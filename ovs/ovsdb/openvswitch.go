@@ -34,11 +34,23 @@ func (c *Client) SetFlowRestoreWait(ctx context.Context, on bool) error {
 }
 
 // FlowRestoreWait says whether Open_vSwitch other_config:flow-restore-wait is true, from the cache.
-func (c *Client) FlowRestoreWait() bool {
+func (c *Client) FlowRestoreWait() bool { return c.otherConfigTrue(flowRestoreWaitKey) }
+
+// userspaceTSOKey is the Open_vSwitch other_config key that turns on TCP segmentation offload in the userspace
+// (netdev) datapath. ovs-vswitchd reads it once, when it starts; start-ovs.sh sets it just before starting it.
+const userspaceTSOKey = "userspace-tso-enable"
+
+// UserspaceTSO says whether Open_vSwitch other_config:userspace-tso-enable is true, from the cache: whether the
+// userspace datapath takes, forwards and conntracks TSO packets with partial checksums. It describes the running
+// ovs-vswitchd as long as nothing but start-ovs.sh changes the key (vswitchd reads it only when it starts).
+func (c *Client) UserspaceTSO() bool { return c.otherConfigTrue(userspaceTSOKey) }
+
+// otherConfigTrue says whether Open_vSwitch other_config:key is "true", from the cache.
+func (c *Client) otherConfigTrue(key string) bool {
 	ctx, cancel := readContext()
 	defer cancel()
 	root, err := c.root(ctx)
-	return err == nil && root.OtherConfig[flowRestoreWaitKey] == "true"
+	return err == nil && root.OtherConfig[key] == "true"
 }
 
 // OVSVersion returns Open_vSwitch.ovs_version, which the distribution's startup script (ovs-ctl) fills in; empty

@@ -1,6 +1,7 @@
 package ovsdb
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/switchyard-net/switchyard/ovs/privateovs"
@@ -30,6 +31,20 @@ func TestFlowRestoreWait(t *testing.T) {
 	}
 	if !e.c.FlowRestoreWait() {
 		t.Fatal("FlowRestoreWait() = false after setting it")
+	}
+}
+
+func TestUserspaceTSO(t *testing.T) {
+	off := newEnv(t, privateovs.Options{})
+	if off.c.UserspaceTSO() {
+		t.Fatal("UserspaceTSO() = true for an OVS started without userspace-tso-enable")
+	}
+	on := newEnv(t, privateovs.Options{UserspaceTSO: true})
+	if !on.c.UserspaceTSO() {
+		t.Fatal("UserspaceTSO() = false for an OVS started with userspace-tso-enable=true")
+	}
+	if log := on.vswitchdLog(t); !strings.Contains(log, "Userspace TCP Segmentation Offloading support enabled") {
+		t.Fatalf("ovs-vswitchd started with userspace-tso-enable=true did not enable it; its log:\n%s", log)
 	}
 }
 

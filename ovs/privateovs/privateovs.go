@@ -33,6 +33,9 @@ type Options struct {
 	// FlowRestoreWait starts ovs-vswitchd with other_config:flow-restore-wait=true, as a node does before its
 	// agent has replayed the flows. The agent clears it.
 	FlowRestoreWait bool
+	// UserspaceTSO starts ovs-vswitchd with other_config:userspace-tso-enable=true, as start-ovs.sh does on a
+	// netdev node in noEncap mode (vswitchd reads it only when it starts).
+	UserspaceTSO bool
 }
 
 // OVS is a running private Open vSwitch.
@@ -100,6 +103,9 @@ func (o *OVS) start(ctx context.Context, opts Options) error {
 	args := []string{"--no-wait", "init"}
 	if opts.FlowRestoreWait {
 		args = append(args, "--", "set", "Open_vSwitch", ".", "other_config:flow-restore-wait=true")
+	}
+	if opts.UserspaceTSO {
+		args = append(args, "--", "set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true")
 	}
 	if err := o.Vsctl(ctx, args...); err != nil {
 		return err

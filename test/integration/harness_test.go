@@ -60,6 +60,13 @@ type node struct {
 	agent   *exec.Cmd
 	logPath string
 	exited  chan struct{}
+	mode    string // the agent's --traffic-mode; empty: its default (encap)
+}
+
+// nodeOptions change what newNodeWith starts.
+type nodeOptions struct {
+	mode         string // the agent's --traffic-mode
+	userspaceTSO bool   // ovs-vswitchd starts with other_config:userspace-tso-enable=true, as start-ovs.sh does in noEncap
 }
 
 func (n *node) apiSocket() string { return filepath.Join(n.dir, "agent.sock") }
@@ -78,8 +85,13 @@ func (n *node) netnsPath() string { return "/run/netns/" + n.ns }
 // newNode starts a node with a unique namespace and a private netdev OVS, and its agent.
 func newNode(t *testing.T, podCIDR string) *node {
 	t.Helper()
+	return newNodeWith(t, podCIDR, nodeOptions{})
+}
+
+func newNodeWith(t *testing.T, podCIDR string, opts nodeOptions) *node {
+	t.Helper()
 	nettest.RequireOVS(t)
-	n := &node{t: t, podCIDR: podCIDR}
+	n := &node{t: t, podCIDR: podCIDR, mode: opts.mode}
 	n.ns = nettest.NewNetns(t, "node")
 	for _, s := range []string{"net.ipv4.ip_forward=1", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
 		"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"} {
@@ -93,7 +105,8 @@ func newNode(t *testing.T, podCIDR string) *node {
 	t.Cleanup(func() { os.RemoveAll(d) })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n.ovs, err = privateovs.Start(ctx, privateovs.Options{Dir: filepath.Join(d, "ovs"), Netns: n.ns, FlowRestoreWait: true})
+	n.ovs, err = privateovs.Start(ctx, privateovs.Options{Dir: filepath.Join(d, "ovs"), Netns: n.ns, FlowRestoreWait: true,
+		UserspaceTSO: opts.userspaceTSO})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +133,14 @@ func (n *node) startAgent() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", n.ns, filepath.Join(binDir, "switchyard-agent"),
+	args := []string{"netns", "exec", n.ns, filepath.Join(binDir, "switchyard-agent"),
 		"--node-name", n.ns, "--pod-cidr", n.podCIDR, "--datapath", "netdev",
-		"--ovsdb", "unix:"+n.ovs.DBSocket, "--ovs-rundir", n.ovs.RunDir, "--vswitchd-ctl", n.ovs.VswitchdCtl(),
-		"--cni-conf-dir", n.confDir(), "--api-socket", n.apiSocket(), "--state-dir", n.stateDir(), "--log-level", "debug")
+		"--ovsdb", "unix:" + n.ovs.DBSocket, "--ovs-rundir", n.ovs.RunDir, "--vswitchd-ctl", n.ovs.VswitchdCtl(),
+		"--cni-conf-dir", n.confDir(), "--api-socket", n.apiSocket(), "--state-dir", n.stateDir(), "--log-level", "debug"}
+	if n.mode != "" {
+		args = append(args, "--traffic-mode", n.mode)
+	}
+	cmd := exec.Command("ip", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

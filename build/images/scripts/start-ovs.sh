@@ -14,6 +14,10 @@
 #                   already loaded); netdev: the userspace datapath, no module (needs /dev/net/tun). Default: the
 #                   datapathType of SWITCHYARD_AGENT_CONFIG (the agent's file; "system" if it has none), and when
 #                   that is unset too (the lab), nothing is checked or loaded.
+#   OVS_USERSPACE_TSO  true or false: other_config:userspace-tso-enable, which ovs-vswitchd reads when it starts.
+#                   Default: true for the netdev datapath with trafficMode noEncap in SWITCHYARD_AGENT_CONFIG (pods
+#                   then keep TSO and tx checksum offload), false otherwise: OVS 3.1's userspace tunnels drop TSO
+#                   packets. The agent reads the key to set the pods' offloads (docs/modes.md).
 #   OVS_LOG_MAX_BYTES  foreground only: a log file larger than this is rotated to .1 (default 104857600)
 #
 # Hitless restarts: if the database already has bridges (OVS is restarting on a node that has pods), ovs-vswitchd
@@ -45,11 +49,24 @@ config_value() {
 }
 
 datapath=${OVS_DATAPATH:-}
-if [ -z "$datapath" ] && [ -n "${SWITCHYARD_AGENT_CONFIG:-}" ]; then
+tso=${OVS_USERSPACE_TSO:-}
+if [ -n "${SWITCHYARD_AGENT_CONFIG:-}" ]; then
   [ -r "$SWITCHYARD_AGENT_CONFIG" ] || { log "cannot read the agent configuration $SWITCHYARD_AGENT_CONFIG"; exit 1; }
-  datapath=$(config_value datapathType "$SWITCHYARD_AGENT_CONFIG")
-  datapath=${datapath:-system}
+  if [ -z "$datapath" ]; then
+    datapath=$(config_value datapathType "$SWITCHYARD_AGENT_CONFIG")
+    datapath=${datapath:-system}
+  fi
+  if [ -z "$tso" ]; then
+    tso=false
+    if [ "$datapath" = netdev ] && [ "$(config_value trafficMode "$SWITCHYARD_AGENT_CONFIG")" = noEncap ]; then
+      tso=true
+    fi
+  fi
 fi
+case "${tso:-false}" in
+  true|false) ;;
+  *) log "OVS_USERSPACE_TSO=\"$tso\" must be true or false"; exit 2 ;;
+esac
 case "$datapath" in
   system)
     if [ ! -d /sys/module/openvswitch ]; then
@@ -85,6 +102,13 @@ vsctl --no-wait set Open_vSwitch . external_ids:system-id="${OVS_SYSTEM_ID:-$(ho
 if [ -n "$(vsctl --no-wait list-br)" ]; then
   log "existing bridges: ovs-vswitchd waits for the agent to restore flows (flow-restore-wait)"
   vsctl --no-wait set Open_vSwitch . other_config:flow-restore-wait=true
+fi
+
+# ovs-vswitchd reads userspace-tso-enable only when it starts, so it is set right before, every time.
+if [ "${tso:-false}" = true ]; then
+  vsctl --no-wait set Open_vSwitch . other_config:userspace-tso-enable=true
+else
+  vsctl --no-wait remove Open_vSwitch . other_config userspace-tso-enable
 fi
 
 ovs-vswitchd -vconsole:off "unix:$sock" --pidfile="$OVS_RUNDIR/ovs-vswitchd.pid" \

@@ -22,6 +22,10 @@ func (l *Lab) startNode(i int) error {
 			return err
 		}
 	}
+	// The agent's configuration first: start-ovs.sh reads it (the userspace TSO of noEncap), as in the DaemonSet.
+	if err := os.WriteFile(l.agentConfig(i), []byte(l.agentYAML(i)), 0o600); err != nil {
+		return err
+	}
 	if err := l.startOVS(i); err != nil {
 		return err
 	}
@@ -30,9 +34,6 @@ func (l *Lab) startNode(i int) error {
 		"CNI_BIN_DIR="+l.cniBinDir(i))
 	if out, err := install.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s: install-cni.sh: %v: %s", l.Plan.NodeName(i), err, out)
-	}
-	if err := os.WriteFile(l.agentConfig(i), []byte(l.agentYAML(i)), 0o600); err != nil {
-		return err
 	}
 	if err := l.StartAgent(i); err != nil {
 		return err
@@ -56,7 +57,7 @@ func (l *Lab) startOVS(i int) error {
 func (l *Lab) ovsEnv(i int) []string {
 	d := l.ovsDir(i)
 	return []string{"OVS_RUNDIR=" + d, "OVS_DBDIR=" + d, "OVS_LOGDIR=" + d, "OVS_SYSCONFDIR=" + d,
-		"OVS_SYSTEM_ID=" + l.Plan.NodeName(i)}
+		"OVS_SYSTEM_ID=" + l.Plan.NodeName(i), "SWITCHYARD_AGENT_CONFIG=" + l.agentConfig(i)}
 }
 
 // StartAgent starts node i's switchyard-agent (also used by tests that restart it).

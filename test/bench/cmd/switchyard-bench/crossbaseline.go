@@ -26,7 +26,9 @@ import (
 //     the nodes route each other's pod subnets over the underlay, the NIC staying the kernel's (Switchyard's
 //     noEncap does not take it into OVS).
 //
-// The pods use Switchyard's veth code with tx checksum off, at the MTU of the Switchyard path they are compared with.
+// The pods use Switchyard's veth code at the MTU of the Switchyard path they are compared with, and get the offloads
+// Switchyard gives that path: tunnel baselines run without userspace TSO and pods with tx checksum off; the routed
+// one runs ovs-vswitchd with userspace TSO and pods with TSO, as start-ovs.sh and the agent do in noEncap mode.
 
 // Keys of the cross-node baselines.
 const (
@@ -61,6 +63,7 @@ type baseNode struct {
 	ovs *privateovs.OVS
 	ip  net.IP // underlay address
 	pod string // pod namespace
+	tso bool   // vswitchd runs with userspace TSO and pods keep TSO (the routed baseline)
 }
 
 // normalCrossPair builds the baseline of one cross-node mode: tunnel "geneve" or "vxlan", or "" for routed.
@@ -86,7 +89,7 @@ func normalCrossPair(ctx context.Context, c *cleanups, key, tunnel string, mtu i
 	}
 	var nodes [2]*baseNode
 	for i := range nodes {
-		if nodes[i], err = newBaseNode(octx, c, ul, filepath.Join(dir, fmt.Sprint(i+1)), i+1); err != nil {
+		if nodes[i], err = newBaseNode(octx, c, ul, filepath.Join(dir, fmt.Sprint(i+1)), i+1, tunnel == ""); err != nil {
 			return Path{}, fmt.Errorf("%s node %d: %w", key, i+1, err)
 		}
 	}
@@ -124,9 +127,9 @@ func podAddr(subnet, host int) *net.IPNet {
 }
 
 // newBaseNode creates node i's namespace with the lab's sysctls, its NIC eth0 on the underlay bridge, and a private
-// OVS running inside it.
-func newBaseNode(ctx context.Context, c *cleanups, ul, dir string, i int) (*baseNode, error) {
-	n := &baseNode{ip: net.IPv4(baseUnderlay.IP[0], baseUnderlay.IP[1], baseUnderlay.IP[2], byte(10+i)).To4()}
+// OVS running inside it, with userspace TSO if tso.
+func newBaseNode(ctx context.Context, c *cleanups, ul, dir string, i int, tso bool) (*baseNode, error) {
+	n := &baseNode{ip: net.IPv4(baseUnderlay.IP[0], baseUnderlay.IP[1], baseUnderlay.IP[2], byte(10+i)).To4(), tso: tso}
 	var err error
 	if n.ns, err = newNetns(c, "x"); err != nil {
 		return nil, err
@@ -144,7 +147,7 @@ func newBaseNode(ctx context.Context, c *cleanups, ul, dir string, i int) (*base
 	}); err != nil {
 		return nil, err
 	}
-	o, err := privateovs.Start(ctx, privateovs.Options{Dir: dir, Netns: n.ns})
+	o, err := privateovs.Start(ctx, privateovs.Options{Dir: dir, Netns: n.ns, UserspaceTSO: tso})
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +230,7 @@ func (n *baseNode) addPod(ctx context.Context, c *cleanups, ip *net.IPNet, gw ne
 	}
 	err = ns.WithNetNSPath("/run/netns/"+n.ns, func(ns.NetNS) error {
 		_, err := podnet.Setup("/run/netns/"+pod, podnet.Config{ContainerID: pod, IfName: "eth0", HostIfName: baseHostVeth,
-			IP: ip, Gateway: gw, MAC: podnet.PodMAC(ip.IP), MTU: mtu, TxChecksumOff: true})
+			IP: ip, Gateway: gw, MAC: podnet.PodMAC(ip.IP), MTU: mtu, TxChecksumOff: !n.tso})
 		return err
 	})
 	if err != nil {

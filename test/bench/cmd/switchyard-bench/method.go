@@ -47,7 +47,8 @@ const methodText = "## Method\n\n" +
 	"real nodes) reads its ports without sockets.\n\n" +
 	"**Datapath.** All same-machine paths exist at once and are measured in turn within each repetition. *veth*: two " +
 	"namespaces joined by a veth pair with default offloads (the physical limit of this machine); *veth tx off*: the " +
-	"same with tx checksum offload off, which the userspace datapath forces on OVS pods (it also disables TSO); " +
+	"same with tx checksum offload off, which the userspace datapath without userspace TSO forces on OVS pods (it " +
+	"also disables TSO), as on these same-node paths and in the encap modes; " +
 	"*OVS NORMAL*: a private OVS in a node namespace, one netdev bridge whose only flow is `actions=NORMAL`, two pods " +
 	"attached with Switchyard's veth code at Switchyard's pod MTU (the cost of OVS itself); *Switchyard same node*: two " +
 	"pods of a standalone Switchyard node through the full pipeline (spoof guard, conntrack, L3, ...). Cross-node rows " +

@@ -93,5 +93,8 @@ const crossBaselineMethod = "**Baselines of the same path.** Each Switchyard pat
 	"agent gives it (`agent/transport`): the node address on a netdev `br-phy` that owns the NIC, ARP off on the " +
 	"NIC, br-phy's MAC pinned, the peer seeded with `tnl/neigh/set`. *routed*: the bridge's internal port is the " +
 	"pod's gateway in the node's host stack, the NIC stays the kernel's and holds the node address, and each node " +
-	"routes the other's pod subnet via the other's address, as Switchyard's noEncap mode does. The baselines are " +
+	"routes the other's pod subnet via the other's address, as Switchyard's noEncap mode does. Offloads are " +
+	"Switchyard's for the mode: no userspace TSO and pods with tx checksum off for the tunnels; for noEncap, " +
+	"ovs-vswitchd with `userspace-tso-enable=true` and pods that keep TSO, on both sides (start-ovs.sh sets it for " +
+	"the netdev datapath in noEncap mode, docs/modes.md). The baselines are " +
 	"built while the mode's lab is up, so both share the machine's load.\n\n"
