@@ -14,7 +14,8 @@ func AgentConfig(fields []Field) (string, error) {
 	var b strings.Builder
 	b.WriteString("# switchyard-agent configuration (docs/install.md, \"Configuration\"). Keys are the agent's options;\n")
 	b.WriteString("# values are the defaults. Per node: nodeName comes from $NODE_NAME, the pod CIDR from the Node object.\n")
-	b.WriteString("# The switchyard-ovs container reads datapathType too (system: loads the openvswitch module).\n")
+	b.WriteString("# The switchyard-ovs container reads datapathType and trafficMode too (system: loads the openvswitch\n")
+	b.WriteString("# module; netdev in noEncap: ovs-vswitchd with userspace TSO).\n")
 	prevDoc := ""
 	for _, f := range fields {
 		if _, skip := perNode[f.Key]; skip {
