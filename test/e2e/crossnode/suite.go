@@ -78,6 +78,7 @@ func Run(t *testing.T) {
 	t.Run("NodeAndPod", e.nodeAndPod)
 	t.Run("External", e.external)
 	t.Run("Underlay", e.underlay)
+	t.Run("Offloads", e.offloads)
 	t.Run("NodeAddDelete", e.nodeAddDelete)
 }
 
