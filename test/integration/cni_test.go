@@ -1,18 +1,12 @@
 package integration
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/switchyard-net/switchyard/test/nettest"
 )
@@ -43,50 +37,7 @@ func TestTwoPodsTalk(t *testing.T) {
 
 // tcpTransfer sends size random bytes from client to server over TCP and checks they arrive intact.
 func tcpTransfer(client, server *pod, size int) error {
-	var ln net.Listener
-	err := ns.WithNetNSPath(server.netnsPath(), func(ns.NetNS) error {
-		var err error
-		ln, err = net.Listen("tcp", net.JoinHostPort(server.ip, "0"))
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	got := make(chan [32]byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- [32]byte{}
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		h := sha256.New()
-		_, _ = io.Copy(h, c)
-		var sum [32]byte
-		copy(sum[:], h.Sum(nil))
-		got <- sum
-	}()
-	data := make([]byte, size)
-	_, _ = rand.Read(data)
-	err = ns.WithNetNSPath(client.netnsPath(), func(ns.NetNS) error {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		_, err = c.Write(data)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if sum := <-got; sum != sha256.Sum256(data) {
-		return fmt.Errorf("%d bytes arrived corrupted or incomplete", size)
-	}
-	return nil
+	return nettest.TransferTCP(client.netnsPath(), server.netnsPath(), server.ip, size)
 }
 
 // A pod that changes its IP or MAC, or claims another pod's IP in ARP, is dropped by the spoof guard.

@@ -1,20 +1,12 @@
 package crossnode
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"fmt"
-	"io"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/containernetworking/plugins/pkg/ns"
-	corev1 "k8s.io/api/core/v1"
+	"github.com/switchyard-net/switchyard/test/nettest"
 )
 
 // Each node's ovs-vswitchd runs with userspace TSO exactly in noEncap mode (start-ovs.sh reads the agent's
@@ -39,58 +31,8 @@ func (e *env) offloads(t *testing.T) {
 		if on := strings.Contains(string(out), "tx-checksumming: on"); on != tso {
 			t.Errorf("pod %s (mode %s) has tx checksum offload %t, want %t", p.Name, e.mode, on, tso)
 		}
-		if err := bulkTCP(podNS, "/run/netns/"+e.f.Netns(t, server), server, 8<<20); err != nil {
+		if err := nettest.TransferTCP("/run/netns/"+podNS, "/run/netns/"+e.f.Netns(t, server), server.Status.PodIP, 8<<20); err != nil {
 			t.Errorf("bulk TCP %s -> %s: %v", p.Name, server.Name, err)
 		}
-	}
-}
-
-// bulkTCP sends size random bytes from namespace fromNS to a temporary listener in the server pod's namespace (at
-// serverNS) and checks that the listener received exactly them.
-func bulkTCP(fromNS, serverNS string, server *corev1.Pod, size int) error {
-	var ln net.Listener
-	if err := ns.WithNetNSPath(serverNS, func(ns.NetNS) (err error) {
-		ln, err = net.Listen("tcp4", ":0")
-		return err
-	}); err != nil {
-		return err
-	}
-	defer ln.Close()
-	digest := make(chan []byte, 1)
-	go func() {
-		h := sha256.New()
-		if c, err := ln.Accept(); err == nil {
-			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-			_, _ = io.Copy(h, c)
-			c.Close()
-		}
-		digest <- h.Sum(nil)
-	}()
-	data := make([]byte, size)
-	if _, err := rand.Read(data); err != nil {
-		return err
-	}
-	addr := net.JoinHostPort(server.Status.PodIP, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
-	if err := ns.WithNetNSPath("/run/netns/"+fromNS, func(ns.NetNS) error {
-		c, err := net.DialTimeout("tcp4", addr, 5*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		_, err = c.Write(data)
-		return err
-	}); err != nil {
-		return err
-	}
-	want := sha256.Sum256(data)
-	select {
-	case got := <-digest:
-		if !bytes.Equal(got, want[:]) {
-			return fmt.Errorf("the server received other bytes than were sent (%d sent)", size)
-		}
-		return nil
-	case <-time.After(40 * time.Second):
-		return fmt.Errorf("the server did not finish receiving %d bytes", size)
 	}
 }
