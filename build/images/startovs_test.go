@@ -2,6 +2,7 @@ package images
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,5 +126,79 @@ func TestStartOVSDatapathFromConfig(t *testing.T) {
 	out, err = cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "datapathType: netdev") {
 		t.Fatalf("system datapath without the module: %v %s, want a failure that suggests netdev", err, out)
+	}
+}
+
+// ovs-vswitchd starts with userspace TSO exactly for the netdev datapath in noEncap mode, unless OVS_USERSPACE_TSO
+// says otherwise; a restart with another configuration changes it (vswitchd reads it only when it starts); a value
+// other than true or false stops the script before anything is created.
+func TestStartOVSUserspaceTSO(t *testing.T) {
+	for _, c := range []struct {
+		name, cfg, env string
+		want           bool
+	}{
+		{"netdev noEncap", "datapathType: netdev\ntrafficMode: noEncap\n", "", true},
+		{"netdev encap", "datapathType: netdev\ntrafficMode: encap\n", "", false},
+		{"netdev, no mode (encap)", "datapathType: netdev\n", "", false},
+		{"netdev noEncap, OVS_USERSPACE_TSO=false", "datapathType: netdev\ntrafficMode: noEncap\n", "false", false},
+		{"netdev encap, OVS_USERSPACE_TSO=true", "datapathType: netdev\ntrafficMode: encap\n", "true", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd, dir := startOVS(t, c.cfg, "--detach")
+			if c.env != "" {
+				cmd.Env = append(cmd.Env, "OVS_USERSPACE_TSO="+c.env)
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("start-ovs.sh: %v\n%s", err, out)
+			}
+			out, _ := exec.Command("ovs-vsctl", "--db=unix:"+dir+"/db.sock", "--timeout=5", "get", "Open_vSwitch", ".", "other_config").CombinedOutput()
+			if got := strings.Contains(string(out), `userspace-tso-enable="true"`); got != c.want {
+				t.Errorf("other_config %s: userspace TSO %t, want %t", strings.TrimSpace(string(out)), got, c.want)
+			}
+			log, _ := os.ReadFile(filepath.Join(dir, "ovs-vswitchd.log"))
+			if got := strings.Contains(string(log), "Userspace TCP Segmentation Offloading support enabled"); got != c.want {
+				t.Errorf("ovs-vswitchd enabled userspace TSO: %t, want %t", got, c.want)
+			}
+		})
+	}
+
+	// A restart after the mode changed from noEncap to encap: the key from the first start is removed.
+	cmd, dir := startOVS(t, "datapathType: netdev\ntrafficMode: noEncap\n", "--detach")
+	again := exec.Command(cmd.Path, cmd.Args[1:]...)
+	again.Env = cmd.Env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("start-ovs.sh: %v\n%s", err, out)
+	}
+	for _, d := range []string{"ovs-vswitchd", "ovsdb-server"} {
+		if out, err := exec.Command("ovs-appctl", "-t", filepath.Join(dir, d+".ctl"), "exit").CombinedOutput(); err != nil {
+			t.Fatalf("stopping %s: %v %s", d, err, out)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, d+".pid")); errors.Is(err, os.ErrNotExist) {
+				break // the daemon removes its pidfile last
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still running 10 s after exit", d)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "agent.yaml"), []byte("datapathType: netdev\ntrafficMode: encap\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := again.CombinedOutput(); err != nil {
+		t.Fatalf("start-ovs.sh again: %v\n%s", err, out)
+	}
+	if out, _ := exec.Command("ovs-vsctl", "--db=unix:"+dir+"/db.sock", "--timeout=5", "get", "Open_vSwitch", ".", "other_config").CombinedOutput(); strings.Contains(string(out), "userspace-tso-enable") {
+		t.Errorf("other_config after a restart in encap mode: %s, want no userspace-tso-enable", strings.TrimSpace(string(out)))
+	}
+
+	cmd, dir = startOVS(t, "datapathType: netdev\n", "--detach")
+	cmd.Env = append(cmd.Env, "OVS_USERSPACE_TSO=yes")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), `OVS_USERSPACE_TSO="yes" must be true or false`) {
+		t.Fatalf("OVS_USERSPACE_TSO=yes: %v %s, want exit 2 naming it", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "conf.db")); err == nil {
+		t.Fatal("a database was created for a bad OVS_USERSPACE_TSO")
 	}
 }
