@@ -49,10 +49,10 @@ func (r *Report) baselineTargets(b *strings.Builder) {
 	pairs := r.baselinePairs()
 	for _, pp := range pairs {
 		for _, f := range pathFigures {
-			s, n := summarize(f.get(pp.sw)).Median, summarize(f.get(pp.base)).Median
-			reps := repsMet(pairedRatios(f.get(pp.sw), f.get(pp.base)), func(x float64) bool { return x >= baselineTarget })
-			fmt.Fprintf(b, "| %s %s >= %.1fx %s | %s vs %s %s: ratio %s | %s | %s |\n", pathLabel[pp.sw.Key], f.name, baselineTarget,
-				pathLabel[pp.base.Key], trimNum(s), trimNum(n), f.unit, ratio(s, n), reps, verdict(n > 0 && s/n >= baselineTarget))
+			s, n := summarize(f.get(pp.sw)), summarize(f.get(pp.base))
+			fmt.Fprintf(b, "| %s %s >= %.1fx %s | %s vs %s %s: ratio %s | %s |\n", pathLabel[pp.sw.Key], f.name, baselineTarget,
+				pathLabel[pp.base.Key], trimNum(s.Median), trimNum(n.Median), f.unit, ratio(s.Median, n.Median),
+				ratioCells(s, n, func(x float64) bool { return x >= baselineTarget }))
 		}
 	}
 	all := r.allPaths()
