@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -66,6 +67,7 @@ func crrClientMain(args []string) error {
 	if err := waitServer(*addr, 10*time.Second); err != nil {
 		return err
 	}
+	ports := &clientPorts{next: crrFirstPort}
 	var done, failed atomic.Int64
 	deadline := time.Now().Add(*dur)
 	t0 := time.Now()
@@ -75,7 +77,7 @@ func crrClientMain(args []string) error {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				if err := transaction(*addr); err != nil {
+				if err := ports.transaction(*addr); err != nil {
 					failed.Add(1)
 					continue
 				}
@@ -89,12 +91,74 @@ func crrClientMain(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
-// transaction is one connect, request, response, close.
+// The client's source ports, used in turn. The client closes first, so each connection leaves a TIME_WAIT socket
+// in the client's namespace for 60 s. Left to the kernel, connect() searches the port range for a free port and
+// checks each TIME_WAIT socket it meets: with ~15,000 of them (10 s at this rate) that search, not the path under
+// test, limits the rate (perf: __inet_hash_connect). So the client binds each connection to the next port itself,
+// as netperf's TCP_CRR does; with the whole range in turn a port comes back after tens of seconds, when its
+// TIME_WAIT socket is older than the 1 s that tcp_tw_reuse asks for.
+const (
+	crrFirstPort = 1024
+	crrLastPort  = 65000 // the client namespace's ip_local_port_range ends here (func crr)
+)
+
+// clientPorts hands out source ports in turn.
+type clientPorts struct {
+	mu   sync.Mutex
+	next int
+}
+
+func (p *clientPorts) take() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	port := p.next
+	if p.next++; p.next > crrLastPort {
+		p.next = crrFirstPort
+	}
+	return port
+}
+
+// transaction is one transaction from the next source port. A port that cannot be had (in use, or its TIME_WAIT
+// socket too young to reuse) is skipped; crrPortTries of them in a row is an error.
+func (p *clientPorts) transaction(addr string) error {
+	var err error
+	for range crrPortTries {
+		d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{Port: p.take()}, Control: reuseAddr}
+		var c net.Conn
+		if c, err = d.Dial("tcp4", addr); err == nil {
+			return exchange(c)
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return err
+		}
+	}
+	return err
+}
+
+const crrPortTries = 100
+
+// reuseAddr sets SO_REUSEADDR before bind, so a port held only by TIME_WAIT sockets can be bound again.
+func reuseAddr(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// transaction is one connect (from a port the kernel picks), request, response, close.
 func transaction(addr string) error {
 	c, err := net.DialTimeout("tcp4", addr, 2*time.Second)
 	if err != nil {
 		return err
 	}
+	return exchange(c)
+}
+
+// exchange sends the 1-byte request, reads the response and closes c.
+func exchange(c net.Conn) error {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := c.Write([]byte{'x'}); err != nil {
