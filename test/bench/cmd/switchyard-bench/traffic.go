@@ -114,7 +114,7 @@ func iperf(ctx context.Context, p Path, port, streams int, dur time.Duration) (f
 }
 
 // crr runs the connection-rate test (this binary's crr-server and crr-client) and returns connections per second.
-// The client namespace reuses TIME_WAIT ports and has the full port range, as a load generator would.
+// The client namespace reuses TIME_WAIT ports (crr-client binds its source ports itself), as a load generator would.
 func crr(ctx context.Context, p Path, port int, dur time.Duration) (float64, error) {
 	if err := sysctls(p.ClientNS, "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000"); err != nil {
 		return 0, err
