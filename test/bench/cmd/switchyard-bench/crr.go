@@ -52,6 +52,7 @@ type CRRResult struct {
 	Errors       int     `json:"errors"`
 	Seconds      float64 `json:"seconds"`
 	PerSecond    float64 `json:"perSecond"`
+	NextPort     int     `json:"nextPort"` // the source port the next run should start with
 }
 
 // crrClientMain runs transactions against -addr from -conns parallel loops for -duration, after waiting up to
@@ -61,13 +62,17 @@ func crrClientMain(args []string) error {
 	addr := fs.String("addr", "", "server address:port")
 	dur := fs.Duration("duration", 3*time.Second, "how long to run")
 	conns := fs.Int("conns", 1, "parallel transaction loops")
+	firstPort := fs.Int("first-port", crrFirstPort, fmt.Sprintf("the first source port (%d-%d)", crrFirstPort, crrLastPort))
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *firstPort < crrFirstPort || *firstPort > crrLastPort {
+		return fmt.Errorf("-first-port %d is outside %d-%d", *firstPort, crrFirstPort, crrLastPort)
 	}
 	if err := waitServer(*addr, 10*time.Second); err != nil {
 		return err
 	}
-	ports := &clientPorts{next: crrFirstPort}
+	ports := &clientPorts{next: *firstPort}
 	var done, failed atomic.Int64
 	deadline := time.Now().Add(*dur)
 	t0 := time.Now()
@@ -87,7 +92,8 @@ func crrClientMain(args []string) error {
 	}
 	wg.Wait()
 	secs := time.Since(t0).Seconds()
-	r := CRRResult{Transactions: int(done.Load()), Errors: int(failed.Load()), Seconds: secs, PerSecond: float64(done.Load()) / secs}
+	r := CRRResult{Transactions: int(done.Load()), Errors: int(failed.Load()), Seconds: secs,
+		PerSecond: float64(done.Load()) / secs, NextPort: ports.take()}
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
@@ -95,8 +101,10 @@ func crrClientMain(args []string) error {
 // in the client's namespace for 60 s. Left to the kernel, connect() searches the port range for a free port and
 // checks each TIME_WAIT socket it meets: with ~15,000 of them (10 s at this rate) that search, not the path under
 // test, limits the rate (perf: __inet_hash_connect). So the client binds each connection to the next port itself,
-// as netperf's TCP_CRR does; with the whole range in turn a port comes back after tens of seconds, when its
-// TIME_WAIT socket is older than the 1 s that tcp_tw_reuse asks for.
+// as netperf's TCP_CRR does, and a run starts where the one before it in its namespace stopped (-first-port, from
+// nextPort): no run meets the connections of an earlier one, in its own TIME_WAIT sockets or in any conntrack
+// table on the path. A port comes back after the whole range, tens of seconds later, when its TIME_WAIT socket is
+// older than the 1 s that tcp_tw_reuse asks for.
 const (
 	crrFirstPort = 1024
 	crrLastPort  = 65000 // the client namespace's ip_local_port_range ends here (func crr)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -114,7 +115,8 @@ func iperf(ctx context.Context, p Path, port, streams int, dur time.Duration) (f
 }
 
 // crr runs the connection-rate test (this binary's crr-server and crr-client) and returns connections per second.
-// The client namespace reuses TIME_WAIT ports (crr-client binds its source ports itself), as a load generator would.
+// The client namespace reuses TIME_WAIT ports (crr-client binds its source ports itself), as a load generator would;
+// each run in a namespace starts with the source port after the last one the run before used (crrNextPort).
 func crr(ctx context.Context, p Path, port int, dur time.Duration) (float64, error) {
 	if err := sysctls(p.ClientNS, "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000"); err != nil {
 		return 0, err
@@ -130,7 +132,7 @@ func crr(ctx context.Context, p Path, port int, dur time.Duration) (float64, err
 	}
 	defer stop()
 	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", p.ClientNS, self, "crr-client", "-addr", addr,
-		"-duration", dur.String()).CombinedOutput()
+		"-duration", dur.String(), "-first-port", strconv.Itoa(crrNextPort.get(p.ClientNS))).CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("%v: %s", err, out)
 	}
@@ -138,10 +140,34 @@ func crr(ctx context.Context, p Path, port int, dur time.Duration) (float64, err
 	if err := json.Unmarshal(out, &r); err != nil {
 		return 0, fmt.Errorf("%v: %s", err, out)
 	}
+	crrNextPort.set(p.ClientNS, r.NextPort)
 	if r.Transactions == 0 {
 		return 0, fmt.Errorf("no transaction completed (%d errors)", r.Errors)
 	}
 	return r.PerSecond, nil
+}
+
+// crrNextPort remembers, per client namespace, the source port its next connection-rate run starts with.
+var crrNextPort = portBook{next: map[string]int{}}
+
+type portBook struct {
+	mu   sync.Mutex
+	next map[string]int
+}
+
+func (b *portBook) get(ns string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n, ok := b.next[ns]; ok {
+		return n
+	}
+	return crrFirstPort
+}
+
+func (b *portBook) set(ns string, port int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next[ns] = port
 }
 
 // linkMTU reads an interface's MTU inside a namespace.
