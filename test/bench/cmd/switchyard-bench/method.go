@@ -55,8 +55,10 @@ const methodText = "## Method\n\n" +
 	"come from a 2-node lab (`test/lab/cluster`, as `switchyard-lab up --nodes 2`) per mode, pods pinned to each node " +
 	"with the lab's built-in server, iperf3 and the connection-rate test run inside the pod namespaces. iperf3's rate is " +
 	"the receiver's; the connection-rate client closes first and binds each connection to the next port of 1024-65000 " +
-	"in turn, reusing TIME_WAIT ports (`tcp_tw_reuse=1`), as netperf's TCP_CRR does (left to connect(), the search " +
-	"past its own TIME_WAIT sockets, not the path, limits the rate after a few runs). All OVS instances run the userspace (netdev) datapath: there is no OVS kernel module here, and one " +
+	"in turn, as netperf's TCP_CRR does, a run starting where the one before it in that namespace stopped, so no run " +
+	"meets an earlier one's connections (a port's TIME_WAIT socket is reused, `tcp_tw_reuse=1`, only after the whole " +
+	"range; left to connect(), the search past its own TIME_WAIT sockets, not the path, limits the rate after a few " +
+	"runs). All OVS instances run the userspace (netdev) datapath: there is no OVS kernel module here, and one " +
 	"ovs-vswitchd main thread forwards every packet, which is why OVS paths are far below the veth pair.\n\n" +
 	crossBaselineMethod +
 	"**Control plane.** One fresh `cp-worker` process per size and repetition: a private OVS with br-int as the agent " +
