@@ -106,8 +106,8 @@ func crrClientMain(args []string) error {
 // table on the path. A port comes back after the whole range, tens of seconds later, when its TIME_WAIT socket is
 // older than the 1 s that tcp_tw_reuse asks for.
 const (
-	crrFirstPort = 1024
-	crrLastPort  = 65000 // the client namespace's ip_local_port_range ends here (func crr)
+	crrFirstPort = 1024 // also the client namespace's ip_local_port_range (func crr), for the ports the kernel picks
+	crrLastPort  = 65000
 )
 
 // clientPorts hands out source ports in turn.

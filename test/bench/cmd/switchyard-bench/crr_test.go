@@ -16,8 +16,9 @@ func TestClientPortsWrap(t *testing.T) {
 	}
 }
 
-// echoOnce serves the connection-rate protocol on a loopback listener: one byte back, then wait for the close.
-func echoOnce(t *testing.T) string {
+// crrEchoServer serves the connection-rate protocol on a loopback listener, one connection after another: one byte back, then
+// wait for the client's close. It returns the listener's address.
+func crrEchoServer(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -42,7 +43,7 @@ func echoOnce(t *testing.T) string {
 }
 
 func TestClientPortsSkipsPortInUse(t *testing.T) {
-	addr := echoOnce(t)
+	addr := crrEchoServer(t)
 	// Hold a port with a listener: the client must skip it and use the next one.
 	held, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {

@@ -118,7 +118,8 @@ func iperf(ctx context.Context, p Path, port, streams int, dur time.Duration) (f
 // The client namespace reuses TIME_WAIT ports (crr-client binds its source ports itself), as a load generator would;
 // each run in a namespace starts with the source port after the last one the run before used (crrNextPort).
 func crr(ctx context.Context, p Path, port int, dur time.Duration) (float64, error) {
-	if err := sysctls(p.ClientNS, "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000"); err != nil {
+	if err := sysctls(p.ClientNS, "net.ipv4.tcp_tw_reuse=1",
+		fmt.Sprintf("net.ipv4.ip_local_port_range=%d %d", crrFirstPort, crrLastPort)); err != nil {
 		return 0, err
 	}
 	self, err := os.Executable()
